@@ -1,0 +1,6 @@
+package dev.headsweep.cli;
+
+/** Report formats. */
+enum Format {
+    table, csv, json
+}

@@ -1,0 +1,53 @@
+package dev.headsweep.cli;
+
+import dev.headsweep.engine.Progress;
+import java.io.PrintStream;
+import java.util.Locale;
+
+/**
+ * A one-line progress bar on stderr, redrawn in place. It stays silent for the first second, so
+ * quick work prints nothing, and it is only used when a person is watching (see {@link #forTerminal}).
+ */
+final class ProgressBar implements Progress {
+    private static final long QUIET_NANOS = 1_000_000_000L;
+    private final PrintStream out;
+    private final long start = System.nanoTime();
+    private long lastDraw;
+    private boolean drawn;
+
+    ProgressBar(PrintStream out) {
+        this.out = out;
+    }
+
+    /** A bar when there is an interactive terminal, else nothing. */
+    static Progress forTerminal(boolean quiet) {
+        return !quiet && System.console() != null ? new ProgressBar(System.err) : Progress.NONE;
+    }
+
+    @Override
+    public synchronized void update(String stage, long done, long total) {
+        long now = System.nanoTime();
+        if (now - start < QUIET_NANOS || (now - lastDraw < 100_000_000L && done < total)) {
+            return;
+        }
+        lastDraw = now;
+        int width = 30;
+        int filled = total == 0 ? width : (int) (width * done / total);
+        double secs = (now - start) / 1e9;
+        out.printf(Locale.ROOT, "\r%-8s [%s%s] %d/%d  %.1fs", stage, "#".repeat(filled),
+                " ".repeat(width - filled), done, total, secs);
+        drawn = true;
+        if (done >= total) {
+            finish();
+        }
+    }
+
+    /** Ends the bar's line, if one was drawn. */
+    synchronized void finish() {
+        if (drawn) {
+            out.println();
+            out.flush();
+            drawn = false;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.headsweep.cli;
+
+import dev.headsweep.HeadSweep;
+import dev.headsweep.HeadSweepException;
+import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.Progress;
+import dev.headsweep.engine.cpu.CpuBackend;
+import dev.headsweep.model.Gpt2Weights;
+import dev.headsweep.score.Sweep;
+import dev.headsweep.score.SweepResult;
+import dev.headsweep.task.Task;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/** The options every command that sweeps shares: which model, which task, what counts as a hit. */
+final class SweepOptions {
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "Checkpoint folder with config.json and model.safetensors "
+                    + "(or model.safetensors.index.json and shards), or a .safetensors file beside its config.json.")
+    Path model;
+
+    @Option(names = "--task", defaultValue = "numerals", paramLabel = "TASK",
+            description = "numerals, numwords, months, or a task JSON file (see README). Default: ${DEFAULT-VALUE}.")
+    String task;
+
+    @Option(names = "--k", defaultValue = "5", paramLabel = "K",
+            description = "A keyword hits when its target is among the top K tokens. Default: ${DEFAULT-VALUE}.")
+    int k;
+
+    @Option(names = "--relations", split = ",", paramLabel = "REL",
+            description = "Relations to score, comma-separated: copy, next, prev, or the task file's own. "
+                    + "Default: copy,next.")
+    List<String> relations;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "CPU threads. Default: all processors (${sys:headsweep.cores}).")
+    Integer threads;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress bar and no timing line on stderr.")
+    boolean quiet;
+
+    static {
+        System.setProperty("headsweep.cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
+    }
+
+    /** Checks what can be checked before anything is loaded. */
+    void validate() {
+        if (k < 1) {
+            throw new HeadSweepException("--k must be at least 1, got " + k);
+        }
+        if (threads != null && threads < 1) {
+            throw new HeadSweepException("--threads must be at least 1, got " + threads);
+        }
+    }
+
+    /** Loads, sweeps and reports the time each stage took on stderr (unless quiet). */
+    SweepResult run(List<HeadId> heads) {
+        validate();
+        Task t = HeadSweep.task(task);
+        long t0 = System.nanoTime();
+        Gpt2Weights w = HeadSweep.load(model);
+        long loadNanos = System.nanoTime() - t0;
+        if (heads != null) {
+            for (HeadId h : heads) {
+                h.checkIn(w.config().nLayer(), w.config().nHead());
+            }
+        }
+        CpuBackend backend = threads == null ? new CpuBackend() : new CpuBackend(threads);
+        Progress progress = ProgressBar.forTerminal(quiet);
+        Sweep sweep = Sweep.of(w, t).k(k).backend(backend).progress(progress);
+        if (relations != null) {
+            sweep.relations(relations);
+        }
+        if (heads != null) {
+            sweep.heads(heads);
+        }
+        SweepResult r = sweep.run();
+        if (progress instanceof ProgressBar bar) {
+            bar.finish();
+        }
+        if (!quiet) {
+            var tm = r.timings();
+            System.err.printf(Locale.ROOT, "%d heads × %d keywords on %s: load %.2f s, block 0 %.2f s, "
+                            + "OV chain + top-k %.2f s, scoring %.3f s%n",
+                    r.heads().size(), r.keywords().size(), backend.describe(), loadNanos / 1e9,
+                    tm.block0Nanos() / 1e9, tm.ovTopKNanos() / 1e9, tm.scoringNanos() / 1e9);
+        }
+        return r;
+    }
+}

@@ -1,0 +1,35 @@
+package dev.headsweep.engine;
+
+import dev.headsweep.model.Gpt2Weights;
+import java.util.List;
+
+/**
+ * Where the arithmetic runs. Every backend computes the same two steps of the contract
+ * (DESIGN.md section 1) and must give the CPU backend's answers.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** A short name for messages ("cpu", "cuda"). */
+    String name();
+
+    /** A one-line description of what this backend runs on (threads, instruction set, device). */
+    String describe();
+
+    /**
+     * Step 2: the residual stream after block 0 at the given positions of each prompt.
+     *
+     * @return row-major {@code [Σ positions, d]}, prompt by prompt in the order given
+     */
+    float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions);
+
+    /**
+     * Steps 3 and 4 for every head asked: the top-k token ids of
+     * {@code LN(LN(x; ln_1)·W_V + b_V)·W_O; ln_f)·wteᵀ} at each of the {@code n} rows of {@code x}.
+     * Logits of all heads are never held at once.
+     */
+    HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress);
+
+    @Override
+    default void close() {
+    }
+}

@@ -1,0 +1,140 @@
+package dev.headsweep.score;
+
+import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.HeadTopK;
+import dev.headsweep.task.Keyword;
+import dev.headsweep.task.ResolvedTask;
+import java.util.List;
+
+/**
+ * What a sweep found: for every head and keyword the top-k token ids, and for every relation
+ * whether each keyword hit and the head's score ({@code 100 · hits / keywords}, DESIGN.md step 5).
+ */
+public final class SweepResult {
+    private final String model;
+    private final ResolvedTask task;
+    private final HeadTopK topK;
+    private final List<String> relations;
+    /** hits[relation][head][keyword]. */
+    private final boolean[][][] hits;
+    private final Timings timings;
+
+    /** Wall-clock nanoseconds of each stage; top-k is fused into the OV chain. */
+    public record Timings(long block0Nanos, long ovTopKNanos, long scoringNanos) {
+    }
+
+    SweepResult(String model, ResolvedTask task, HeadTopK topK, List<String> relations,
+                long block0Nanos, long ovTopKNanos) {
+        long start = System.nanoTime();
+        this.model = model;
+        this.task = task;
+        this.topK = topK;
+        this.relations = List.copyOf(relations);
+        int nk = task.keywords().size();
+        this.hits = new boolean[relations.size()][topK.heads().size()][nk];
+        for (int r = 0; r < relations.size(); r++) {
+            int[][] targets = task.targets(r);
+            for (int h = 0; h < topK.heads().size(); h++) {
+                int[] ids = topK.ids()[h];
+                for (int kw = 0; kw < nk; kw++) {
+                    hits[r][h][kw] = anyAmong(targets[kw], ids, kw * topK.k(), topK.k());
+                }
+            }
+        }
+        this.timings = new Timings(block0Nanos, ovTopKNanos, System.nanoTime() - start);
+    }
+
+    private static boolean anyAmong(int[] targets, int[] ids, int from, int k) {
+        for (int t : targets) {
+            for (int i = from; i < from + k; i++) {
+                if (ids[i] == t) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** The checkpoint's name or path, as given. */
+    public String model() {
+        return model;
+    }
+
+    public String taskName() {
+        return task.task().name();
+    }
+
+    public ResolvedTask task() {
+        return task;
+    }
+
+    public int k() {
+        return topK.k();
+    }
+
+    public List<HeadId> heads() {
+        return topK.heads();
+    }
+
+    public List<String> relations() {
+        return relations;
+    }
+
+    public List<Keyword> keywords() {
+        return task.keywords();
+    }
+
+    public Timings timings() {
+        return timings;
+    }
+
+    /** The raw top-k of every head and keyword. */
+    public HeadTopK topK() {
+        return topK;
+    }
+
+    /** Whether keyword {@code kw} hit relation {@code relation} in head {@code head}. */
+    public boolean hit(HeadId head, String relation, int kw) {
+        return hits[relationIndex(relation)][headIndex(head)][kw];
+    }
+
+    /** {@code 100 · hits / keywords}, in percent. */
+    public double score(HeadId head, String relation) {
+        boolean[] row = hits[relationIndex(relation)][headIndex(head)];
+        int n = 0;
+        for (boolean b : row) {
+            if (b) {
+                n++;
+            }
+        }
+        return row.length == 0 ? 0.0 : 100.0 * n / row.length;
+    }
+
+    /** The top-k token ids of one head at one keyword, best first. */
+    public int[] topIds(HeadId head, int kw) {
+        return topK.ids(headIndex(head), kw);
+    }
+
+    public float[] topLogits(HeadId head, int kw) {
+        int h = headIndex(head);
+        float[] out = new float[topK.k()];
+        System.arraycopy(topK.logits()[h], kw * topK.k(), out, 0, topK.k());
+        return out;
+    }
+
+    private int relationIndex(String relation) {
+        int i = relations.indexOf(relation);
+        if (i < 0) {
+            throw new IllegalArgumentException("relation " + relation + " was not scored; scored: " + relations);
+        }
+        return i;
+    }
+
+    private int headIndex(HeadId head) {
+        int i = topK.heads().indexOf(head);
+        if (i < 0) {
+            throw new IllegalArgumentException("head " + head + " was not swept");
+        }
+        return i;
+    }
+}

@@ -1,0 +1,163 @@
+package dev.headsweep.engine.cpu;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Benchmark of {@link FactoredTopK} on the GPT-2-small shape (a plain main, not a JUnit test).
+ *
+ * <pre>
+ * mvn -q test-compile
+ * java --add-modules=jdk.incubator.vector -cp target/classes:target/test-classes \
+ *     dev.headsweep.engine.cpu.FactoredTopKBench [--impl both|vector|plain] [--reps 5]
+ *     [--heads 8] [--big] [--no-threads]
+ * </pre>
+ *
+ * Prints ms per head single-threaded (after warm-up) and GFLOP/s, with flops per head
+ * {@code 2·r·d·V + 2·n·r·V}; then a 2-thread run over {@code --heads} heads (one instance per
+ * thread, Prepared shared); with {@code --big}, one head with n = V = 50257 rows.
+ */
+public final class FactoredTopKBench {
+    static final int V = 50257;
+    static final int D = 768;
+    static final int R = 64;
+    static final int N = 388;
+    static final int K = 5;
+
+    private FactoredTopKBench() {
+    }
+
+    private static float[] random(int size, Random rnd, float scale) {
+        float[] a = new float[size];
+        for (int q = 0; q < size; q++) {
+            a[q] = (float) rnd.nextGaussian() * scale;
+        }
+        return a;
+    }
+
+    private static FactoredTopK create(String impl) {
+        return impl.equals("vector") ? FactoredTopK.vector() : FactoredTopK.plain();
+    }
+
+    public static void main(String[] args) throws Exception {
+        String which = "both";
+        int reps = 5;
+        int heads = 8;
+        boolean big = false;
+        boolean threads = true;
+        for (int a = 0; a < args.length; a++) {
+            switch (args[a]) {
+                case "--impl": which = args[++a]; break;
+                case "--reps": reps = Integer.parseInt(args[++a]); break;
+                case "--heads": heads = Integer.parseInt(args[++a]); break;
+                case "--big": big = true; break;
+                case "--no-threads": threads = false; break;
+                default: throw new IllegalArgumentException("unknown option " + args[a]);
+            }
+        }
+        List<String> impls = new ArrayList<>();
+        if (!which.equals("plain")) {
+            if (FactoredTopK.vectorAvailable()) {
+                impls.add("vector");
+            } else {
+                System.out.println("vector: jdk.incubator.vector not available, skipped");
+            }
+        }
+        if (!which.equals("vector")) {
+            impls.add("plain");
+        }
+        System.out.printf("JVM %s, %d CPUs, default implementation %s%n",
+                Runtime.version(), Runtime.getRuntime().availableProcessors(), FactoredTopK.implementation());
+        Random rnd = new Random(42);
+        float[] E = random(V * D, rnd, 0.1f);
+        float[] beta = random(V, rnd, 1f);
+        FactoredTopK.Prepared p = FactoredTopK.prepare(E, V, D, beta);
+        int nh = Math.max(heads, 2);
+        float[][] Ms = new float[nh][];
+        float[][] Us = new float[nh][];
+        for (int h = 0; h < nh; h++) {
+            Ms[h] = random(R * D, rnd, 0.05f);
+            Us[h] = random(N * R, rnd, 1f);
+        }
+        double flops = FactoredTopK.flops(R, D, V, N);
+        System.out.printf("shape r=%d d=%d V=%d n=%d k=%d: %.2f GFLOP per head%n", R, D, V, N, K, flops / 1e9);
+
+        int[] ids = new int[N * K];
+        float[] vals = new float[N * K];
+        for (String impl : impls) {
+            FactoredTopK f = create(impl);
+            long w0 = System.nanoTime();
+            for (int h = 0; h < 3; h++) { // warm-up (JIT)
+                f.run(p, Ms[h % nh], R, Us[h % nh], N, K, ids, vals);
+            }
+            double warm = (System.nanoTime() - w0) / 1e6;
+            double[] ms = new double[reps];
+            for (int q = 0; q < reps; q++) {
+                long t0 = System.nanoTime();
+                f.run(p, Ms[q % nh], R, Us[q % nh], N, K, ids, vals);
+                ms[q] = (System.nanoTime() - t0) / 1e6;
+            }
+            double[] sorted = ms.clone();
+            Arrays.sort(sorted);
+            double med = sorted[reps / 2];
+            System.out.printf("%-6s 1 thread : median %.1f ms/head (min %.1f, max %.1f) = %.1f GFLOP/s"
+                    + " [warm-up 3 heads %.0f ms]%n", impl, med, sorted[0], sorted[reps - 1],
+                    flops / (med * 1e6), warm);
+        }
+
+        if (threads) {
+            for (String impl : impls) {
+                double best = Double.MAX_VALUE;
+                for (int round = 0; round < 2; round++) { // round 0 also warms the second thread
+                    ExecutorService pool = Executors.newFixedThreadPool(2);
+                    List<Future<?>> fs = new ArrayList<>();
+                    final int H = heads;
+                    long t0 = System.nanoTime();
+                    for (int tid = 0; tid < 2; tid++) {
+                        final int me = tid;
+                        fs.add(pool.submit(() -> {
+                            FactoredTopK f = create(impl);
+                            int[] id2 = new int[N * K];
+                            float[] v2 = new float[N * K];
+                            for (int h = me; h < H; h += 2) {
+                                f.run(p, Ms[h], R, Us[h], N, K, id2, v2);
+                            }
+                            return null;
+                        }));
+                    }
+                    for (Future<?> fu : fs) {
+                        fu.get();
+                    }
+                    double wall = (System.nanoTime() - t0) / 1e6;
+                    pool.shutdown();
+                    best = Math.min(best, wall);
+                }
+                System.out.printf("%-6s 2 threads: %d heads in %.0f ms = %.1f ms/head = %.1f GFLOP/s"
+                        + " (144-head sweep ~ %.1f s)%n", impl, heads, best, best / heads,
+                        flops * heads / (best * 1e6), best / heads * 144 / 1e3);
+            }
+        }
+
+        if (big) {
+            int n = V;
+            float[] U = random(n * R, rnd, 1f);
+            int[] idb = new int[n * K];
+            float[] vb = new float[n * K];
+            double fb = FactoredTopK.flops(R, D, V, n);
+            for (String impl : impls) {
+                FactoredTopK f = create(impl);
+                f.run(p, Ms[0], R, U, n, K, idb, vb); // warm-up with the large scratch
+                long t0 = System.nanoTime();
+                f.run(p, Ms[1], R, U, n, K, idb, vb);
+                double msb = (System.nanoTime() - t0) / 1e6;
+                System.out.printf("%-6s n=%d, 1 thread: %.0f ms/head = %.1f GFLOP/s (%.1f GFLOP)%n",
+                        impl, n, msb, fb / (msb * 1e6), fb / 1e9);
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package dev.headsweep.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Both implementations against the plain reference on small, awkward sizes. */
+class FactoredTopKTest {
+
+    static Stream<Arguments> impls() {
+        List<Arguments> out = new ArrayList<>();
+        out.add(Arguments.of("plain", (Supplier<FactoredTopK>) FactoredTopK::plain));
+        // Surefire runs with --add-modules=jdk.incubator.vector, so the vector path must be tested.
+        out.add(Arguments.of("vector", (Supplier<FactoredTopK>) FactoredTopK::vector));
+        return out.stream();
+    }
+
+    /** One random problem. */
+    static final class Case {
+        final int V, d, r, n, k;
+        final float[] E, beta, M, U;
+
+        Case(int V, int d, int r, int n, int k, long seed, boolean integer) {
+            this.V = V;
+            this.d = d;
+            this.r = r;
+            this.n = n;
+            this.k = k;
+            Random rnd = new Random(seed);
+            E = fill(V * d, rnd, integer, 2);
+            beta = fill(V, rnd, integer, 3);
+            M = fill(r * d, rnd, integer, 2);
+            U = fill(n * r, rnd, integer, 2);
+        }
+
+        private static float[] fill(int size, Random rnd, boolean integer, int range) {
+            float[] a = new float[size];
+            for (int q = 0; q < size; q++) {
+                a[q] = integer ? rnd.nextInt(2 * range + 1) - range : rnd.nextFloat() * 2f - 1f;
+            }
+            return a;
+        }
+
+        @Override
+        public String toString() {
+            return "V=" + V + " d=" + d + " r=" + r + " n=" + n + " k=" + k;
+        }
+    }
+
+    /** Runs the implementation and checks every row against the reference; returns the outputs. */
+    static void runAndCheck(FactoredTopK impl, Case c, double relTol) {
+        FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+        int[] ids = new int[c.n * c.k];
+        float[] vals = new float[c.n * c.k];
+        impl.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+        float[] logits = ReferenceTopK.logits(c.E, c.V, c.d, c.beta, c.M, c.r, c.U, c.n);
+        String problem = TopKAgreement.checkAll(logits, c.n, c.V, c.k, ids, vals, relTol);
+        assertNull(problem, () -> impl.name() + " " + c + ": " + problem);
+    }
+
+    /** The size grid: r × d × n all combinations, V and k cycling through awkward values. */
+    static List<Case> grid(boolean integer, long seed) {
+        int[] rs = {1, 7, 64};
+        int[] ds = {5, 33, 96};
+        int[] ns = {1, 3, 17, 70};
+        int[] Vs = {613, 50, 1, 300, 257, 37};
+        List<Case> cases = new ArrayList<>();
+        int idx = 0;
+        for (int r : rs) {
+            for (int d : ds) {
+                for (int n : ns) {
+                    int V = Vs[idx % Vs.length];
+                    int[] ks = {1, 5, 260, V}; // 260 > the tile (256) where V allows
+                    int k = Math.min(ks[(idx / Vs.length + idx) % ks.length], V);
+                    cases.add(new Case(V, d, r, n, k, seed + idx, integer));
+                    idx++;
+                }
+            }
+        }
+        return cases;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void randomFloatsAgreeWithinNearTieRule(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        assertEquals(name, f.name());
+        for (Case c : grid(false, 1000)) {
+            runAndCheck(f, c, 1e-5);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void integerInputsAreExactIncludingTies(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        for (Case c : grid(true, 2000)) {
+            runAndCheck(f, c, 0);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void kEqualsVAndKAboveTile(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        runAndCheck(f, new Case(700, 33, 7, 5, 700, 5, true), 0);
+        runAndCheck(f, new Case(700, 33, 64, 3, 300, 6, true), 0);
+        runAndCheck(f, new Case(513, 96, 64, 17, 513, 7, false), 1e-5);
+        runAndCheck(f, new Case(1031, 40, 16, 130, 5, 8, false), 1e-5); // two full panels + rest
+        runAndCheck(f, new Case(1100, 17, 7, 3, 600, 10, true), 0); // k above both tiles
+        runAndCheck(f, new Case(50, 5, 7, 1100, 7, 11, true), 0); // n above a stage-2 row block
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void allEqualLogitsGiveLowestIds(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        for (int k : new int[] {1, 5, 300, 601}) {
+            Case c = new Case(601, 9, 7, 17, k, 9, true);
+            Arrays.fill(c.E, 0f);
+            Arrays.fill(c.beta, 0.25f);
+            int[] ids = new int[c.n * k];
+            float[] vals = new float[c.n * k];
+            f.run(FactoredTopK.prepare(c.E, c.V, c.d, c.beta), c.M, c.r, c.U, c.n, k, ids, vals);
+            for (int i = 0; i < c.n; i++) {
+                for (int q = 0; q < k; q++) {
+                    assertEquals(q, ids[i * k + q], "k=" + k + " row " + i);
+                    assertEquals(0.25f, vals[i * k + q]);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void infinitiesAndNaNRankAsSpecified(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        Random rnd = new Random(21);
+        for (int rep = 0; rep < 6; rep++) {
+            Case c = new Case(300 + rep * 37, 33, rep % 2 == 0 ? 7 : 64, 17, new int[] {1, 5, 40}[rep % 3],
+                    30 + rep, true);
+            for (int t = 0; t < c.V; t++) {
+                int x = rnd.nextInt(8);
+                if (x == 0) {
+                    c.beta[t] = Float.NEGATIVE_INFINITY;
+                } else if (x == 1) {
+                    c.beta[t] = Float.NaN;
+                } else if (x == 2 && rep >= 3) {
+                    c.beta[t] = Float.POSITIVE_INFINITY;
+                }
+            }
+            if (rep == 5) {
+                c.E[7 * c.d + 3] = Float.NaN; // token 7 is NaN in every row
+                c.E[9 * c.d + 1] = Float.POSITIVE_INFINITY; // token 9: ±inf or NaN per row
+            }
+            runAndCheck(f, c, 0);
+        }
+        // Mostly -inf and NaN: the k-th value itself is -inf or NaN.
+        Case c = new Case(290, 5, 7, 3, 20, 40, true);
+        Arrays.fill(c.beta, Float.NaN);
+        for (int t = 0; t < c.V; t += 31) {
+            c.beta[t] = Float.NEGATIVE_INFINITY;
+        }
+        c.beta[100] = 1f;
+        runAndCheck(f, c, 0);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void instanceIsReusableAcrossShapes(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        runAndCheck(f, new Case(400, 96, 64, 70, 5, 50, false), 1e-5);
+        runAndCheck(f, new Case(50, 5, 1, 1, 3, 51, true), 0);
+        runAndCheck(f, new Case(400, 96, 64, 70, 5, 52, true), 0);
+    }
+
+    @Test
+    void bothImplementationsGiveIdenticalResultsOnIntegers() {
+        Case c = new Case(999, 64, 64, 100, 10, 77, true);
+        FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+        int[] i1 = new int[c.n * c.k];
+        int[] i2 = new int[c.n * c.k];
+        float[] v1 = new float[c.n * c.k];
+        float[] v2 = new float[c.n * c.k];
+        FactoredTopK.plain().run(p, c.M, c.r, c.U, c.n, c.k, i1, v1);
+        FactoredTopK.vector().run(p, c.M, c.r, c.U, c.n, c.k, i2, v2);
+        assertTrue(Arrays.equals(i1, i2));
+        assertTrue(Arrays.equals(v1, v2));
+    }
+
+    @Test
+    void validatesArguments() {
+        Case c = new Case(10, 4, 2, 3, 2, 1, true);
+        FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+        FactoredTopK f = new FactoredTopK();
+        int[] ids = new int[c.n * 11];
+        float[] vals = new float[c.n * 11];
+        assertThrows(IllegalArgumentException.class, () -> f.run(p, c.M, c.r, c.U, c.n, 11, ids, vals));
+        assertThrows(IllegalArgumentException.class, () -> f.run(p, c.M, c.r, c.U, c.n, 0, ids, vals));
+        assertThrows(IllegalArgumentException.class, () -> f.run(p, c.M, 3, c.U, c.n, 2, ids, vals));
+        assertThrows(IllegalArgumentException.class,
+                () -> f.run(p, c.M, c.r, c.U, c.n, 2, new int[5], vals));
+        assertThrows(IllegalArgumentException.class, () -> FactoredTopK.prepare(c.E, 11, 4, c.beta));
+        f.run(p, c.M, c.r, c.U, 0, 2, new int[0], new float[0]); // n = 0: nothing to do
+        assertEquals(10, p.vocabSize());
+        assertEquals(4, p.modelDim());
+    }
+
+    @Test
+    void nullBetaMeansZero() {
+        Case c = new Case(77, 6, 3, 4, 3, 3, true);
+        FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, null);
+        int[] ids = new int[c.n * c.k];
+        float[] vals = new float[c.n * c.k];
+        new FactoredTopK().run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+        float[] logits = ReferenceTopK.logits(c.E, c.V, c.d, null, c.M, c.r, c.U, c.n);
+        assertNull(TopKAgreement.checkAll(logits, c.n, c.V, c.k, ids, vals, 0));
+    }
+
+    @Test
+    void vectorIsTheDefaultWhenTheModuleIsPresent() {
+        assertTrue(FactoredTopK.vectorAvailable());
+        assertEquals(Boolean.getBoolean("never.set") ? "x" : "vector", FactoredTopK.implementation());
+        assertEquals("vector", new FactoredTopK().name());
+    }
+}

@@ -1,0 +1,112 @@
+package dev.headsweep.reference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.headsweep.HeadSweep;
+import dev.headsweep.checkpoint.Checkpoint;
+import dev.headsweep.checkpoint.Dtype;
+import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.cpu.CpuBackend;
+import dev.headsweep.engine.cpu.TopKAgreement;
+import dev.headsweep.model.Block0;
+import dev.headsweep.model.Gpt2Weights;
+import dev.headsweep.score.Sweep;
+import dev.headsweep.score.SweepResult;
+import dev.headsweep.task.Keyword;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The engine against {@link PlainReference} on small random checkpoints: for every head and
+ * keyword the engine's top-k set equals the reference's and its top-k logits match the reference's
+ * values, under the explicit near-tie rule of {@link TopKAgreement}; the scores follow from the sets.
+ */
+class EngineMatchesReferenceTest {
+    /** Relative tolerance of the near-tie rule: a few fp32 ulps of the row's largest logit. */
+    private static final double NEAR_TIE = 2e-5;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "{0} layers × {1} heads, d {2}, {3}, prefix ''{4}'', task {5}, k {6}, {7} threads")
+    @CsvSource({
+        "2, 2, 32,  F32,  '',           numerals, 5,  2",
+        "1, 2, 128, F16,  transformer., months,   5,  1",
+        "2, 3, 48,  BF16, '',           numwords, 1,  2",
+        "1, 1, 64,  F32,  '',           months,   40, 2",
+    })
+    void topKSetsEqualTheReference(int layers, int heads, int d, Dtype dtype, String prefix, String task,
+                                   int k, int threads) {
+        RandomCheckpoints.write(dir, layers, heads, d, 7L * d + layers, dtype, prefix);
+        Gpt2Weights w = HeadSweep.load(dir);
+        SweepResult r = Sweep.of(w, HeadSweep.task(task)).relations("copy", "next").k(k)
+                .backend(new CpuBackend(threads)).run();
+
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            PlainReference ref = new PlainReference(ckpt);
+            List<Keyword> kws = r.keywords();
+            int[][] prompts = r.task().promptTokens();
+            float[][][] residual = new float[prompts.length][][];
+            List<String> problems = new ArrayList<>();
+            int exactSets = 0;
+            for (HeadId h : r.heads()) {
+                for (int i = 0; i < kws.size(); i++) {
+                    Keyword kw = kws.get(i);
+                    if (residual[kw.prompt()] == null) {
+                        residual[kw.prompt()] = ref.block0(prompts[kw.prompt()]);
+                    }
+                    float[] logits = ref.logits(h.layer(), h.head(), residual[kw.prompt()][kw.position()]);
+                    int[] ranking = PlainReference.ranking(logits);
+                    int[] mine = r.topIds(h, i);
+                    String why = TopKAgreement.check(logits, logits.length, 0, k, mine, r.topLogits(h, i), NEAR_TIE);
+                    if (why != null) {
+                        problems.add("head " + h + " keyword " + i + " (" + kw.word() + "): " + why);
+                    }
+                    if (java.util.Arrays.equals(mine, java.util.Arrays.copyOf(ranking, k))) {
+                        exactSets++;
+                    }
+                    for (String rel : r.relations()) {
+                        boolean expected = false;
+                        for (int t : r.task().targets(r.relations().indexOf(rel))[i]) {
+                            for (int id : mine) {
+                                expected |= id == t;
+                            }
+                        }
+                        assertEquals(expected, r.hit(h, rel, i), "hit of " + rel + " at head " + h + " keyword " + i);
+                    }
+                }
+            }
+            if (!problems.isEmpty()) {
+                fail(problems.size() + " disagreements, first: " + String.join("\n", problems.subList(0,
+                        Math.min(5, problems.size()))));
+            }
+            int rows = r.heads().size() * kws.size();
+            // near ties are rare: nearly every row must match the reference's order exactly
+            assertTrue(exactSets >= rows * 0.98, exactSets + " of " + rows + " rows in the reference's exact order");
+        }
+    }
+
+    @ParameterizedTest(name = "block 0, d {0}")
+    @CsvSource({"32", "128"})
+    void block0MatchesTheReference(int d) {
+        RandomCheckpoints.write(dir, 1, 2, d, 11, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        int[] tokens = {16, 362, 513, 604, 642, 718};
+        float[] mine = Block0.forward(w, tokens);
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            float[][] ref = new PlainReference(ckpt).block0(tokens);
+            for (int t = 0; t < tokens.length; t++) {
+                for (int i = 0; i < d; i++) {
+                    float want = ref[t][i];
+                    assertEquals(want, mine[t * d + i], 1e-4f * (1 + Math.abs(want)), "position " + t + " dim " + i);
+                }
+            }
+        }
+    }
+}
