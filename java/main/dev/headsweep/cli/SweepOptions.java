@@ -5,6 +5,7 @@ import dev.headsweep.HeadSweepException;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.Progress;
 import dev.headsweep.engine.cpu.CpuBackend;
+import dev.headsweep.engine.cpu.JitWarmUp;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.score.Sweep;
 import dev.headsweep.score.SweepResult;
@@ -59,9 +60,11 @@ final class SweepOptions {
     SweepResult run(List<HeadId> heads) {
         validate();
         Task t = HeadSweep.task(task);
+        JitWarmUp.startInBackground();
         long t0 = System.nanoTime();
         Gpt2Weights w = HeadSweep.load(model);
         long loadNanos = System.nanoTime() - t0;
+        JitWarmUp.await(2000);
         if (heads != null) {
             for (HeadId h : heads) {
                 h.checkIn(w.config().nLayer(), w.config().nHead());

@@ -7,12 +7,14 @@ import dev.headsweep.checkpoint.GptConfig;
  * A second, plain implementation of the contract (DESIGN.md section 1), written to be obviously
  * right rather than fast: two-dimensional arrays, straight loops, block 0 on one prompt at a time,
  * per head the d-wide {@code o}, the full {@code ln_f} and the full unembedding over the whole
- * vocabulary, then a full sort. It shares nothing with the engine but the checkpoint reader.
+ * vocabulary (the tests then sort all of it). It shares nothing with the engine but the checkpoint
+ * reader.
  */
 public final class PlainReference {
     private final GptConfig cfg;
     private final Checkpoint ckpt;
     private final float[][] wte;
+    private final java.util.Map<String, float[][]> matrices = new java.util.HashMap<>();
 
     public PlainReference(Checkpoint ckpt) {
         this.ckpt = ckpt;
@@ -20,8 +22,12 @@ public final class PlainReference {
         this.wte = matrix("wte.weight", cfg.vocabSize(), cfg.nEmbd());
     }
 
+    /** A tensor as rows (read once, then kept). */
     private float[][] matrix(String name, int rows, int cols) {
-        float[] flat = ckpt.floats(name);
+        return matrices.computeIfAbsent(name, n -> rowsOf(ckpt.floats(n), rows, cols));
+    }
+
+    private static float[][] rowsOf(float[] flat, int rows, int cols) {
         float[][] m = new float[rows][cols];
         for (int i = 0; i < rows; i++) {
             System.arraycopy(flat, i * cols, m[i], 0, cols);
@@ -166,22 +172,5 @@ public final class PlainReference {
             logits[t] = s;
         }
         return logits;
-    }
-
-    /** Every token id ordered by logit, highest first; equal logits by lower id first. */
-    public static int[] ranking(float[] logits) {
-        Integer[] ids = new Integer[logits.length];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = i;
-        }
-        java.util.Arrays.sort(ids, (a, b) -> {
-            int c = Float.compare(logits[b], logits[a]);
-            return c != 0 ? c : Integer.compare(a, b);
-        });
-        int[] out = new int[ids.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ids[i];
-        }
-        return out;
     }
 }

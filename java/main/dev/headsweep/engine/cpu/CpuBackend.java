@@ -4,9 +4,7 @@ import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.engine.Progress;
-import dev.headsweep.model.Block0;
 import dev.headsweep.model.Gpt2Weights;
-import dev.headsweep.model.LayerNorm;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -14,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * The reference backend: runs everywhere, on all cores. The OV chain uses the rank-64
@@ -22,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class CpuBackend implements Backend {
     private final int threads;
+    private final Supplier<FactoredTopK> kernels;
     private Gpt2Weights preparedFor;
     private FactoredTopK.Prepared prepared;
 
@@ -31,10 +31,19 @@ public final class CpuBackend implements Backend {
     }
 
     public CpuBackend(int threads) {
+        this(threads, FactoredTopK::new);
+    }
+
+    /**
+     * A backend whose fused top-k runs on the kernels {@code kernels} makes (one per thread), e.g.
+     * {@link FactoredTopK#plain()} to test or measure the plain-Java path beside the Vector API one.
+     */
+    public CpuBackend(int threads, Supplier<FactoredTopK> kernels) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
         this.threads = threads;
+        this.kernels = kernels;
     }
 
     @Override
@@ -44,7 +53,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu (" + threads + " thread" + (threads == 1 ? "" : "s") + ", " + FactoredTopK.implementation() + ")";
+        return "cpu (" + threads + " thread" + (threads == 1 ? "" : "s") + ", " + kernels.get().name() + ")";
     }
 
     @Override
@@ -72,7 +81,7 @@ public final class CpuBackend implements Backend {
 
         AtomicInteger done = new AtomicInteger();
         progress.update("heads", 0, heads.size());
-        ThreadLocal<FactoredTopK> kernels = ThreadLocal.withInitial(FactoredTopK::new);
+        ThreadLocal<FactoredTopK> perThread = ThreadLocal.withInitial(kernels);
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "headsweep-cpu");
             t.setDaemon(true);
@@ -87,7 +96,7 @@ public final class CpuBackend implements Backend {
                     OvFactors f = OvFactors.of(w, head, zByLayer[head.layer()], n);
                     int[] hid = new int[n * k];
                     float[] hval = new float[n * k];
-                    kernels.get().run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                    perThread.get().run(prep, f.m(), hs, f.u(), n, k, hid, hval);
                     ids[hi] = hid;
                     vals[hi] = hval;
                     progress.update("heads", done.incrementAndGet(), heads.size());

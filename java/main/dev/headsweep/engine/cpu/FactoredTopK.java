@@ -77,10 +77,8 @@ public final class FactoredTopK {
         }
     }
 
-    private static final boolean VECTOR_MODULE =
-            ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
-    private static final boolean USE_VECTOR =
-            VECTOR_MODULE && !"false".equalsIgnoreCase(System.getProperty("headsweep.vector"));
+    private static final boolean VECTOR_MODULE = VectorApi.PRESENT;
+    private static final boolean USE_VECTOR = VectorApi.ENABLED;
 
     private final Kernel kernel;
 

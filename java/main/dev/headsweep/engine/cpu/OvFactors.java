@@ -2,7 +2,6 @@ package dev.headsweep.engine.cpu;
 
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.model.Gpt2Weights;
-import dev.headsweep.model.MatMul;
 
 /**
  * One head's OV chain in factored form (DESIGN.md section 2):

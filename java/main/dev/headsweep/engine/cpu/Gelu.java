@@ -1,4 +1,4 @@
-package dev.headsweep.model;
+package dev.headsweep.engine.cpu;
 
 /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))}. */
 public final class Gelu {

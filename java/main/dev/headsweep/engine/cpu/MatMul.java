@@ -1,10 +1,11 @@
-package dev.headsweep.model;
+package dev.headsweep.engine.cpu;
 
 /**
  * Small dense products in the layout GPT-2 checkpoints use ({@code x · W} with W stored
  * {@code [in, out]} row-major). Inner loops are plain {@code c[j] += a * b[j]} so the JIT
  * vectorizes them. Used where sizes are small (block 0 on short prompts, per-head projections);
- * the vocabulary-wide work lives in the backends.
+ * the vocabulary-wide work lives in {@link FactoredTopK}. With the Vector API, {@link VectorMatMul}
+ * does the arithmetic.
  */
 public final class MatMul {
     private static final int ROWS = 16;
@@ -22,6 +23,10 @@ public final class MatMul {
             for (int r = 0; r < n; r++) {
                 System.arraycopy(bias, colOff, out, r * m, m);
             }
+        }
+        if (VectorApi.ENABLED) {
+            VectorMatMul.xw(x, n, k, w, ld, colOff, m, out);
+            return out;
         }
         // ROWS rows at a time share each pass over W, so W is read from memory n/ROWS times, not n
         for (int r0 = 0; r0 < n; r0 += ROWS) {

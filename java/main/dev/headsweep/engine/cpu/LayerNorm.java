@@ -1,4 +1,4 @@
-package dev.headsweep.model;
+package dev.headsweep.engine.cpu;
 
 /**
  * LayerNorm as the contract defines it: {@code (x - mean) / sqrt(var + eps) * w + b}, biased

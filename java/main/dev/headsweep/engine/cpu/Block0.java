@@ -1,4 +1,6 @@
-package dev.headsweep.model;
+package dev.headsweep.engine.cpu;
+
+import dev.headsweep.model.Gpt2Weights;
 
 import dev.headsweep.HeadSweepException;
 import java.util.ArrayList;

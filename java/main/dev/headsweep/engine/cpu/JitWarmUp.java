@@ -1,0 +1,73 @@
+package dev.headsweep.engine.cpu;
+
+import java.util.SplittableRandom;
+
+/**
+ * Compiles the hot loops before the real work reaches them. Vector API code runs orders of
+ * magnitude slower until the JIT has compiled it, which on a one-shot sweep costs about a second;
+ * running the same loops on small random data in a background thread while the checkpoint is being
+ * read (I/O-bound, one core) hides that cost. Results are discarded; it never fails the caller.
+ */
+public final class JitWarmUp {
+    private static volatile Thread running;
+
+    private JitWarmUp() {
+    }
+
+    /** Starts the warm-up once per JVM in a daemon thread; returns at once. */
+    public static synchronized void startInBackground() {
+        if (running != null || !VectorApi.ENABLED) {
+            return;
+        }
+        running = new Thread(JitWarmUp::run, "headsweep-jit-warm-up");
+        running.setDaemon(true);
+        running.setPriority(Thread.MIN_PRIORITY);
+        running.start();
+    }
+
+    /** Waits (at most {@code millis}) for a started warm-up to finish, so it does not compete with real work. */
+    public static void await(long millis) {
+        Thread t = running;
+        if (t != null) {
+            try {
+                t.join(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static void run() {
+        try {
+            SplittableRandom r = new SplittableRandom(1);
+            int d = 256;
+            int hs = 64;
+            int vocab = 4096;
+            int n = 64;
+            float[] x = random(r, n * d);
+            float[] w = random(r, d * 3 * d);
+            float[] e = random(r, vocab * d);
+            float[] m = random(r, hs * d);
+            float[] u = random(r, n * hs);
+            FactoredTopK.Prepared prep = FactoredTopK.prepare(e, vocab, d, null);
+            FactoredTopK kernel = new FactoredTopK();
+            int[] ids = new int[n * 5];
+            float[] vals = new float[n * 5];
+            for (int i = 0; i < 40; i++) {
+                MatMul.xw(x, n, d, w, 3 * d, 0, 3 * d, null);
+                MatMul.xw(x, n, d, w, 3 * d, 2 * d, hs, null);
+                kernel.run(prep, m, hs, u, n, 5, ids, vals);
+            }
+        } catch (RuntimeException | Error e) {
+            // a failed warm-up only means the real work compiles its own loops
+        }
+    }
+
+    private static float[] random(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return a;
+    }
+}
