@@ -1,6 +1,7 @@
 package dev.headsweep;
 
 import dev.headsweep.checkpoint.Checkpoint;
+import dev.headsweep.engine.Progress;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.task.BuiltinTasks;
 import dev.headsweep.task.Task;
@@ -24,8 +25,13 @@ public final class HeadSweep {
 
     /** Opens a checkpoint (a folder, or a .safetensors file beside its config.json) and reads its weights. */
     public static Gpt2Weights load(Path model) {
+        return load(model, Progress.NONE);
+    }
+
+    /** As {@link #load(Path)}, reporting progress (stage "load"). */
+    public static Gpt2Weights load(Path model, Progress progress) {
         try (Checkpoint ckpt = Checkpoint.open(model)) {
-            return Gpt2Weights.load(ckpt);
+            return Gpt2Weights.load(ckpt, progress);
         }
     }
 

@@ -51,11 +51,13 @@ final class DemoCommand implements Callable<Integer> {
         try {
             PlantedCheckpoint planted = PlantedCheckpoint.of(PlantedCheckpoint.gpt2SmallShape(),
                     PlantedCheckpoint.demoHeads(), seed);
+            if (!quiet) {
+                System.err.println("planting a GPT-2-small-shaped checkpoint in " + target + " ...");
+            }
             long t0 = System.nanoTime();
             planted.write(target, Dtype.F32, "");
             if (!quiet) {
-                System.err.printf(Locale.ROOT, "planted a GPT-2-small-shaped checkpoint in %s (%.1f s)%n",
-                        target, (System.nanoTime() - t0) / 1e9);
+                System.err.printf(Locale.ROOT, "planted in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             }
             SweepOptions o = new SweepOptions();
             o.model = target;

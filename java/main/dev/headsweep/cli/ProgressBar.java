@@ -19,9 +19,14 @@ final class ProgressBar implements Progress {
         this.out = out;
     }
 
-    /** A bar when there is an interactive terminal, else nothing. */
+    /**
+     * A bar when stderr is a terminal, else nothing. The launcher says which in the system property
+     * {@code headsweep.stderr.tty}; without it, an interactive console stands in.
+     */
     static Progress forTerminal(boolean quiet) {
-        return !quiet && System.console() != null ? new ProgressBar(System.err) : Progress.NONE;
+        String tty = System.getProperty("headsweep.stderr.tty");
+        boolean terminal = tty != null ? Boolean.parseBoolean(tty) : System.console() != null;
+        return !quiet && terminal ? new ProgressBar(System.err) : Progress.NONE;
     }
 
     @Override

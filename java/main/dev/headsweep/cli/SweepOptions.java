@@ -61,8 +61,9 @@ final class SweepOptions {
         validate();
         Task t = HeadSweep.task(task);
         JitWarmUp.startInBackground();
+        Progress progress = ProgressBar.forTerminal(quiet);
         long t0 = System.nanoTime();
-        Gpt2Weights w = HeadSweep.load(model);
+        Gpt2Weights w = HeadSweep.load(model, progress);
         long loadNanos = System.nanoTime() - t0;
         JitWarmUp.await(2000);
         if (heads != null) {
@@ -71,7 +72,6 @@ final class SweepOptions {
             }
         }
         CpuBackend backend = threads == null ? new CpuBackend() : new CpuBackend(threads);
-        Progress progress = ProgressBar.forTerminal(quiet);
         Sweep sweep = Sweep.of(w, t).k(k).backend(backend).progress(progress);
         if (relations != null) {
             sweep.relations(relations);

@@ -2,6 +2,7 @@ package dev.headsweep.model;
 
 import dev.headsweep.checkpoint.Checkpoint;
 import dev.headsweep.checkpoint.GptConfig;
+import dev.headsweep.engine.Progress;
 
 /**
  * The fp32 weights of a GPT-2 checkpoint that the OV sweep reads: the embeddings, all of block 0,
@@ -48,7 +49,14 @@ public final class Gpt2Weights {
 
     /** Reads (and converts to fp32) every tensor the sweep needs. */
     public static Gpt2Weights load(Checkpoint ckpt) {
+        return load(ckpt, Progress.NONE);
+    }
+
+    /** As {@link #load(Checkpoint)}, reporting progress layer by layer (stage "load"). */
+    public static Gpt2Weights load(Checkpoint ckpt, Progress progress) {
         GptConfig cfg = ckpt.config();
+        int steps = cfg.nLayer() + 2;
+        progress.update("load", 0, steps);
         int d = cfg.nEmbd();
         Block0Weights b0 = new Block0Weights(
                 ckpt.floats("h.0.ln_1.weight"), ckpt.floats("h.0.ln_1.bias"),
@@ -58,6 +66,7 @@ public final class Gpt2Weights {
                 ckpt.floats("h.0.mlp.c_fc.weight"), ckpt.floats("h.0.mlp.c_fc.bias"),
                 ckpt.floats("h.0.mlp.c_proj.weight"), ckpt.floats("h.0.mlp.c_proj.bias"));
         LayerOv[] layers = new LayerOv[cfg.nLayer()];
+        progress.update("load", 1, steps);
         for (int l = 0; l < layers.length; l++) {
             String p = "h." + l + ".";
             float[] attnW = l == 0 ? b0.attnW() : ckpt.floats(p + "attn.c_attn.weight");
@@ -73,9 +82,12 @@ public final class Gpt2Weights {
                     l == 0 ? b0.ln1B() : ckpt.floats(p + "ln_1.bias"),
                     wv, bv,
                     l == 0 ? b0.projW() : ckpt.floats(p + "attn.c_proj.weight"));
+            progress.update("load", l + 2, steps);
         }
-        return new Gpt2Weights(cfg, ckpt.path().toString(), ckpt.floats("wte.weight"),
+        Gpt2Weights w = new Gpt2Weights(cfg, ckpt.path().toString(), ckpt.floats("wte.weight"),
                 ckpt.floats("wpe.weight"), b0, layers, ckpt.floats("ln_f.weight"), ckpt.floats("ln_f.bias"));
+        progress.update("load", steps, steps);
+        return w;
     }
 
     public GptConfig config() {

@@ -155,7 +155,8 @@ public final class FactoredTopK {
             throw new IllegalArgumentException("V*d too large: " + size);
         }
         float[] Ep = new float[(int) size];
-        for (int t0 = 0; t0 < V; t0 += PACK) {
+        java.util.stream.IntStream.range(0, vPad / PACK).parallel().forEach(block -> {
+            int t0 = block * PACK;
             int base = t0 * d;
             for (int m = 0; m < PACK && t0 + m < V; m++) {
                 int src = (t0 + m) * d;
@@ -163,7 +164,7 @@ public final class FactoredTopK {
                     Ep[base + c * PACK + m] = E[src + c];
                 }
             }
-        }
+        });
         float[] b = new float[vPad];
         if (beta != null) {
             System.arraycopy(beta, 0, b, 0, V);
