@@ -48,6 +48,11 @@ final class DemoCommand implements Callable<Integer> {
             throw new HeadSweepException(dir + ": not a folder");
         }
         Files.createDirectories(target);
+        Thread cleanUp = new Thread(() -> deleteTree(target), "headsweep-demo-clean-up");
+        boolean removeAfter = !keep && created;
+        if (removeAfter) {
+            Runtime.getRuntime().addShutdownHook(cleanUp);   // Ctrl-C does not leave 0.65 GB behind
+        }
         try {
             PlantedCheckpoint planted = PlantedCheckpoint.of(PlantedCheckpoint.gpt2SmallShape(),
                     PlantedCheckpoint.demoHeads(), seed);
@@ -69,7 +74,8 @@ final class DemoCommand implements Callable<Integer> {
             System.out.print(ScoreReport.table(r, 5));
             return verdict(r, planted.planted()) ? 0 : 1;
         } finally {
-            if (!keep && created) {
+            if (removeAfter) {
+                Runtime.getRuntime().removeShutdownHook(cleanUp);
                 deleteTree(target);
             } else if (keep) {
                 System.err.println("checkpoint kept in " + target);

@@ -24,6 +24,7 @@ public final class AtomicFile {
         Path tmp = null;
         try {
             tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+            tmp.toFile().deleteOnExit();   // an interrupted run (Ctrl-C) leaves nothing behind
             Files.writeString(tmp, text, StandardCharsets.UTF_8);
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
