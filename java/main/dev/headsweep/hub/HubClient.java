@@ -117,7 +117,7 @@ final class HubClient {
         String hubSays = r.headers().firstValue("X-Error-Message").map(m -> " (the hub says: " + oneLine(m) + ")")
                 .orElse("");
         if (status == 404 && code.equals("RepoNotFound") || (status == 401 || status == 403) && code.equals("RepoNotFound")) {
-            throw new HeadSweepException(name + ": no model repo \"" + name.repoId() + "\" on " + endpoint
+            throw new NotFound(name, "no model repo \"" + name.repoId() + "\" on " + endpoint
                     + (token.isPresent() ? "" : ", or it is private (then set HF_TOKEN to a token that can read it)")
                     + hubSays);
         }

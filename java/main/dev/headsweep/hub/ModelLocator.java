@@ -70,7 +70,15 @@ public final class ModelLocator {
         } catch (InvalidPathException notAPath) {
             // then it can only be a name
         }
-        return resolve(ModelName.parse(model), progress);
+        ModelName name = ModelName.parse(model);
+        try {
+            return resolve(name, progress);
+        } catch (NotFound e) {
+            if (model.contains("/")) { // perhaps a mistyped path: say that it is not one either
+                throw new HeadSweepException("\"" + model + "\": no such file or folder, and " + e.detail(), e);
+            }
+            throw e;
+        }
     }
 
     /** The snapshot folder of {@code name}: from the cache if complete there, else downloaded. */
@@ -97,7 +105,7 @@ public final class ModelLocator {
                         + " download the rest");
             }
         } else if (settings.offline()) {
-            throw new HeadSweepException(name + ": not in the Hugging Face cache at " + settings.cacheDir()
+            throw new NotFound(name, "not in the Hugging Face cache at " + settings.cacheDir()
                     + " (no " + cache.repoDir(name).getFileName() + "/refs/" + name.revision() + "), and HF_HUB_OFFLINE=1"
                     + " forbids downloading it; unset HF_HUB_OFFLINE, or set HF_HUB_CACHE to the cache that has it");
         }

@@ -286,7 +286,10 @@ class HubDownloadTest {
 
     @Test
     void aMissingRepoIsNamed() {
-        oneLine(fails("org/nothing"), "org/nothing", "no model repo", "HF_TOKEN");
+        // org/nothing might as well be a mistyped path: the message says it is neither
+        oneLine(fails("org/nothing"), "\"org/nothing\": no such file or folder, and no model repo", "HF_TOKEN");
+        oneLine(fails("org/nothing", "HF_HUB_OFFLINE", "1"), "\"org/nothing\": no such file or folder, and not in the"
+                + " Hugging Face cache");
         oneLine(fails("org/nothing", "HF_TOKEN", "hf_x"), "no model repo");
     }
 
