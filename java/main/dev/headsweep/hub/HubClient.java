@@ -368,7 +368,7 @@ final class HubClient {
         try {
             return http.send(request, handler);
         } catch (IOException e) {
-            throw new HeadSweepException(name + ": cannot reach " + endpoint + " (" + describe(e) + "); check the network,"
+            throw new NotFound(name, "cannot reach " + endpoint + " (" + describe(e) + "); check the network,"
                     + " set HF_ENDPOINT to a mirror, or set HF_HUB_OFFLINE=1 to use only the cache at "
                     + settings.cacheDir(), e);
         } catch (InterruptedException e) {

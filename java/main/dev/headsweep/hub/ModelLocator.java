@@ -84,9 +84,8 @@ public final class ModelLocator {
     /** The snapshot folder of {@code name}: from the cache if complete there, else downloaded. */
     public Path resolve(ModelName name, Progress progress) {
         HubCache cache = new HubCache(settings.cacheDir());
-        Optional<String> commit = cache.commit(name);
-        if (commit.isPresent()) {
-            Path snapshot = cache.snapshot(name, commit.get());
+        Path snapshot = cache.commit(name).map(c -> cache.snapshot(name, c)).filter(Files::isDirectory).orElse(null);
+        if (snapshot != null) {
             List<String> missing = missing(snapshot);
             if (missing.isEmpty()) {
                 checkGpt2(name, snapshot.resolve(Checkpoint.CONFIG_FILE));
@@ -105,9 +104,11 @@ public final class ModelLocator {
                         + " download the rest");
             }
         } else if (settings.offline()) {
-            throw new NotFound(name, "not in the Hugging Face cache at " + settings.cacheDir()
-                    + " (no " + cache.repoDir(name).getFileName() + "/refs/" + name.revision() + "), and HF_HUB_OFFLINE=1"
-                    + " forbids downloading it; unset HF_HUB_OFFLINE, or set HF_HUB_CACHE to the cache that has it");
+            String lookedFor = cache.repoDir(name).getFileName() + "/"
+                    + (name.isCommit() ? "snapshots/" : "refs/") + name.revision();
+            throw new NotFound(name, "not in the Hugging Face cache at " + settings.cacheDir() + " (no " + lookedFor
+                    + "), and HF_HUB_OFFLINE=1 forbids downloading it; unset HF_HUB_OFFLINE, or set HF_HUB_CACHE to"
+                    + " the cache that has it");
         }
         return download(cache, name, progress);
     }

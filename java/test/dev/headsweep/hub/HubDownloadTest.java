@@ -146,7 +146,10 @@ class HubDownloadTest {
     @Test
     void offlineUsesTheCacheAndNeverTheNetwork() {
         HeadSweepException e = fails("gpt2", "HF_HUB_OFFLINE", "1");
-        oneLine(e, "gpt2", "HF_HUB_OFFLINE", cache.toString());
+        oneLine(e, "gpt2", "HF_HUB_OFFLINE", cache.toString(), "no models--gpt2/refs/main");
+        String hash = "0123456789abcdef0123456789abcdef01234567";
+        oneLine(fails("gpt2@" + hash, "HF_HUB_OFFLINE", "1"), "not in the Hugging Face cache",
+                "no models--gpt2/snapshots/" + hash);
         assertEquals(List.of(), hub.seen, "offline: no request");
 
         Path snapshot = find("gpt2");
@@ -325,7 +328,8 @@ class HubDownloadTest {
     @Test
     void anUnreachableHubIsNamedWithTheWayOut() throws IOException {
         hub.close();
-        oneLine(fails("gpt2"), hub.endpoint(), "HF_HUB_OFFLINE", "HF_ENDPOINT");
+        oneLine(fails("gpt2"), "gpt2: cannot reach " + hub.endpoint(), "HF_HUB_OFFLINE", "HF_ENDPOINT");
+        oneLine(fails("models/my-gpt2"), "\"models/my-gpt2\": no such file or folder, and cannot reach");
     }
 
     @Test
