@@ -2,6 +2,7 @@ package dev.headsweep;
 
 import dev.headsweep.checkpoint.Checkpoint;
 import dev.headsweep.engine.Progress;
+import dev.headsweep.hub.ModelLocator;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.task.BuiltinTasks;
 import dev.headsweep.task.Task;
@@ -13,7 +14,7 @@ import java.nio.file.Path;
  * The shortest way in, for tools that embed HeadSweep:
  *
  * <pre>{@code
- * Gpt2Weights gpt2 = HeadSweep.load(Path.of("models/gpt2"));
+ * Gpt2Weights gpt2 = HeadSweep.load("gpt2");            // or a folder: HeadSweep.load(Path.of("models/gpt2"))
  * SweepResult r = Sweep.of(gpt2, HeadSweep.task("numerals")).relations("copy", "next").run();
  * double next = r.score(HeadId.parse("9.1"), "next");   // percent of keywords whose successor is in the top 5
  * boolean hit = r.hit(HeadId.parse("9.1"), "next", 0);   // the first keyword
@@ -33,6 +34,21 @@ public final class HeadSweep {
         try (Checkpoint ckpt = Checkpoint.open(model)) {
             return Gpt2Weights.load(ckpt, progress);
         }
+    }
+
+    /**
+     * Loads a model by name or path, as {@code --model} does: an existing checkpoint folder or
+     * .safetensors file, or a Hugging Face name ({@code gpt2}, {@code gpt2-medium},
+     * {@code gpt2-large}, {@code gpt2-xl}, {@code org/name@revision}) found in the hub cache or
+     * downloaded into it (see {@link ModelLocator}).
+     */
+    public static Gpt2Weights load(String modelOrName) {
+        return load(modelOrName, Progress.NONE);
+    }
+
+    /** As {@link #load(String)}, reporting progress (stages "download FILE", "verify FILE", "load"). */
+    public static Gpt2Weights load(String modelOrName, Progress progress) {
+        return load(ModelLocator.locate(modelOrName, progress), progress);
     }
 
     /** A built-in task ({@code numerals}, {@code numwords}, {@code months}) or a task JSON file. */

@@ -65,7 +65,7 @@ final class DemoCommand implements Callable<Integer> {
                 System.err.printf(Locale.ROOT, "planted in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             }
             SweepOptions o = new SweepOptions();
-            o.model = target;
+            o.model = target.toString();
             o.task = "numerals";
             o.k = 5;
             o.relations = List.of("copy", "next", "prev");

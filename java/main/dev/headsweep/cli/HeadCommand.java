@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "head", mixinStandardHelpOptions = true,
         description = {"Shows one head keyword by keyword: the top-K tokens its OV circuit writes "
                 + "and whether each relation hit.", ""},
-        footer = {"", "Example:", "  headsweep head 9.1 --model models/gpt2 --task numerals"})
+        footer = {"", "Example:", "  headsweep head 9.1 --model gpt2 --task numerals"})
 final class HeadCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "L.H", description = "The head, as layer.head (e.g. 9.1).")
     String head;

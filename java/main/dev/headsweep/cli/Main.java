@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         subcommands = {SweepCommand.class, HeadCommand.class, TokensCommand.class, DemoCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Start with:", "  headsweep demo                                  # no download needed",
-            "  headsweep sweep --model models/gpt2 --task numerals",
+            "  headsweep sweep --model gpt2 --task numerals",
             "  headsweep help sweep"})
 public final class Main implements Runnable {
     static final int USER_ERROR = 2;

@@ -39,12 +39,20 @@ final class ProgressBar implements Progress {
         int width = 30;
         int filled = total == 0 ? width : (int) (width * done / total);
         double secs = (now - start) / 1e9;
-        out.printf(Locale.ROOT, "\r%-8s [%s%s] %d/%d  %.1fs", stage, "#".repeat(filled),
-                " ".repeat(width - filled), done, total, secs);
+        String amount = isBytes(stage)
+                ? String.format(Locale.ROOT, "%.1f/%.1f MB", done / 1e6, total / 1e6)
+                : done + "/" + total;
+        out.printf(Locale.ROOT, "\r%-8s [%s%s] %s  %.1fs", stage, "#".repeat(filled),
+                " ".repeat(width - filled), amount, secs);
         drawn = true;
         if (done >= total) {
             finish();
         }
+    }
+
+    /** Downloads and checksums count bytes. */
+    private static boolean isBytes(String stage) {
+        return stage.startsWith("download ") || stage.startsWith("verify ");
     }
 
     /** Ends the bar's line, if one was drawn. */

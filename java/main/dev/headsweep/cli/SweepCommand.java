@@ -15,9 +15,9 @@ import picocli.CommandLine.Option;
                 + "or next token (the successor in the sequence) is among the top-K tokens of the head's "
                 + "OV circuit, read at the residual stream after block 0.", ""},
         footer = {"", "Examples:",
-            "  headsweep sweep --model models/gpt2 --task numerals",
-            "  headsweep sweep --model models/gpt2 --task months --relations copy,next,prev --format json --out months.json",
-            "  headsweep sweep --model models/gpt2 --task my-task.json --k 10 --min 0"})
+            "  headsweep sweep --model gpt2 --task numerals",
+            "  headsweep sweep --model gpt2-medium --task months --relations copy,next,prev --format json --out months.json",
+            "  headsweep sweep --model models/my-gpt2 --task my-task.json --k 10 --min 0"})
 final class SweepCommand implements Callable<Integer> {
     @Mixin
     SweepOptions options;

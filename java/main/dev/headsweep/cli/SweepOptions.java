@@ -10,17 +10,17 @@ import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.score.Sweep;
 import dev.headsweep.score.SweepResult;
 import dev.headsweep.task.Task;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** The options every command that sweeps shares: which model, which task, what counts as a hit. */
 final class SweepOptions {
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Checkpoint folder with config.json and model.safetensors "
-                    + "(or model.safetensors.index.json and shards), or a .safetensors file beside its config.json.")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "MODEL",
+            description = "A checkpoint folder, a .safetensors file, or a Hugging Face name such as gpt2 or "
+                    + "org/name@revision (found in the Hugging Face cache, else downloaded into it; "
+                    + "HF_HUB_OFFLINE=1 uses the cache only, HF_TOKEN for gated repos).")
+    String model;
 
     @Option(names = "--task", defaultValue = "numerals", paramLabel = "TASK",
             description = "numerals, numwords, months, or a task JSON file (see README). Default: ${DEFAULT-VALUE}.")

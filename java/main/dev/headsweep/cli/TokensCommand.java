@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "tokens", mixinStandardHelpOptions = true,
         description = {"For each keyword token and each head, whether each relation hit.", ""},
         footer = {"", "Examples:",
-            "  headsweep tokens --model models/gpt2 --task numerals --heads 9.1,7.10,8.11",
+            "  headsweep tokens --model gpt2 --task numerals --heads 9.1,7.10,8.11",
             "  headsweep tokens --model models/gpt2 --task numerals --format csv --out tokens.csv"})
 final class TokensCommand implements Callable<Integer> {
     @Mixin
