@@ -4,13 +4,14 @@
 # calls this in generate-resources with OUTDIR = target/classes, so the jar carries the fatbins
 # as resources (/kernels/*.fatbin). Without nvcc it says so once and builds nothing: the jar is
 # CPU-only and `--device auto` picks the CPU.
-#   bash kernels/build.sh OUTDIR            (HEADSWEEP_NVCC=/path/to/nvcc to pick one)
+#   bash kernels/build.sh OUTDIR   (HEADSWEEP_NVCC=/path/to/nvcc to pick one, =none for a CPU-only jar)
 # Up-to-date fatbins are kept. Compile time, all four files, 2-core dev VM, nvcc 13.0: about 9 s (two at a time).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: kernels/build.sh OUTDIR}/kernels"
 nvcc="${HEADSWEEP_NVCC:-$(command -v nvcc || true)}"
 if [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+if [ "$nvcc" = none ]; then nvcc=""; fi   # HEADSWEEP_NVCC=none: build as if there were no nvcc
 if [ -z "$nvcc" ]; then
   echo "[headsweep] nvcc not found: building CPU-only (the jar carries no CUDA kernels)"
   exit 0
