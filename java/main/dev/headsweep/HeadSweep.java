@@ -51,7 +51,7 @@ public final class HeadSweep {
         return load(ModelLocator.locate(modelOrName, progress), progress);
     }
 
-    /** A built-in task ({@code numerals}, {@code numwords}, {@code months}) or a task JSON file. */
+    /** A built-in task ({@code numerals}, {@code numwords}, {@code months}, {@code vocab}) or a task JSON file. */
     public static Task task(String nameOrFile) {
         var builtin = BuiltinTasks.get(nameOrFile);
         if (builtin.isPresent()) {

@@ -23,6 +23,14 @@ public interface Backend extends AutoCloseable {
     float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions);
 
     /**
+     * As {@link #residualAfterBlock0(Gpt2Weights, int[][], int[][])}, reporting progress (stage
+     * {@code "block 0"}, in prompts) where the backend can; by default it reports nothing.
+     */
+    default float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions, Progress progress) {
+        return residualAfterBlock0(w, prompts, positions);
+    }
+
+    /**
      * Steps 3 and 4 for every head asked: the top-k token ids of
      * {@code LN(LN(x; ln_1)·W_V + b_V)·W_O; ln_f)·wteᵀ} at each of the {@code n} rows of {@code x}.
      * Logits of all heads are never held at once.

@@ -114,7 +114,7 @@ public final class Sweep {
         }
 
         long t0 = System.nanoTime();
-        float[] x = be.residualAfterBlock0(weights, prompts, positions);
+        float[] x = be.residualAfterBlock0(weights, prompts, positions, progress);
         long t1 = System.nanoTime();
         HeadTopK top = be.ovTopK(weights, x, rt.keywords().size(), hs, k, progress);
         long t2 = System.nanoTime();

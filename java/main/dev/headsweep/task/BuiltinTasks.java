@@ -22,6 +22,18 @@ import java.util.function.Supplier;
  *       defines it, kept so that results stay comparable. {@code prev(w)} is the previous month name.
  * </ul>
  *
+ * <ul>
+ *   <li>{@code vocab} (isolated-token mode): every token of the vocabulary, ids 0..50256, is a
+ *       one-token prompt (position 0) and its own keyword, given by token id ({@link Prompt#ofTokens}),
+ *       so tokens like {@code "\n"} count too. {@code copy} hits on the token itself (or on the
+ *       other spacing of its word, as in the other tasks); {@code next}/{@code prev} exist for
+ *       tokens whose word (the token's text without one leading space) is in a known sequence:
+ *       the numerals 0..999, the number words zero..twenty (also capitalized), the months and the
+ *       weekdays (also lower case; December and Sunday have no next), the letters A..Z and a..z.
+ *       Other tokens have no next/prev target and count in the denominator, as in any task.
+ *       {@link #vocab(int, int)} takes a range of ids (for tests).
+ * </ul>
+ *
  * Each task offers {@code copy}, {@code next} and {@code prev}.
  */
 public final class BuiltinTasks {
@@ -41,6 +53,7 @@ public final class BuiltinTasks {
         TASKS.put("numerals", BuiltinTasks::numerals);
         TASKS.put("numwords", BuiltinTasks::numwords);
         TASKS.put("months", BuiltinTasks::months);
+        TASKS.put("vocab", BuiltinTasks::vocab);
     }
 
     private BuiltinTasks() {
@@ -52,9 +65,72 @@ public final class BuiltinTasks {
         return task == null ? Optional.empty() : Optional.of(task.get());
     }
 
-    /** The built-in task names: numerals, numwords, months. */
+    /** The built-in task names: numerals, numwords, months, vocab. */
     public static List<String> names() {
         return List.copyOf(TASKS.keySet());
+    }
+
+    private static final List<String> WEEKDAYS = List.of(
+            "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday");
+    private static final List<String> NUMBERS_TO_TWENTY = List.of(
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+            "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty");
+
+    /** The known sequences of the vocab task, each in order. */
+    static List<List<String>> vocabSequences() {
+        List<List<String>> seqs = new ArrayList<>();
+        List<String> numerals = new ArrayList<>();
+        for (int i = 0; i <= 999; i++) {
+            numerals.add(String.valueOf(i));
+        }
+        seqs.add(numerals);
+        for (List<String> words : List.of(NUMBERS_TO_TWENTY, MONTHS, WEEKDAYS)) {
+            seqs.add(words.stream().map(w -> w.toLowerCase(java.util.Locale.ROOT)).toList());
+            seqs.add(words.stream().map(w -> Character.toUpperCase(w.charAt(0)) + w.substring(1)).toList());
+        }
+        List<String> upper = new ArrayList<>();
+        List<String> lower = new ArrayList<>();
+        for (char c = 'A'; c <= 'Z'; c++) {
+            upper.add(String.valueOf(c));
+            lower.add(String.valueOf(Character.toLowerCase(c)));
+        }
+        seqs.add(upper);
+        seqs.add(lower);
+        return seqs;
+    }
+
+    private static Task vocab() {
+        return vocab(0, Gpt2Tokenizer.instance().vocabSize());
+    }
+
+    /**
+     * The vocab task over token ids {@code from .. to-1} only.
+     *
+     * @throws IllegalArgumentException when the range is empty or outside the vocabulary
+     */
+    public static Task vocab(int from, int to) {
+        Gpt2Tokenizer tok = Gpt2Tokenizer.instance();
+        if (from < 0 || to > tok.vocabSize() || from >= to) {
+            throw new IllegalArgumentException("token range " + from + ".." + to + " is empty or outside 0.."
+                    + tok.vocabSize());
+        }
+        Map<String, List<String>> next = new java.util.HashMap<>();
+        Map<String, List<String>> prev = new java.util.HashMap<>();
+        for (List<String> seq : vocabSequences()) {
+            for (int i = 0; i + 1 < seq.size(); i++) {
+                next.putIfAbsent(seq.get(i), List.of(seq.get(i + 1)));
+                prev.putIfAbsent(seq.get(i + 1), List.of(seq.get(i)));
+            }
+        }
+        List<Prompt> prompts = new ArrayList<>(to - from);
+        for (int id = from; id < to; id++) {
+            String text = tok.decode(id);
+            String word = text.startsWith(" ") ? text.substring(1) : text;
+            prompts.add(Prompt.ofTokens(text, List.of(id), List.of(id), List.of(word)));
+        }
+        String name = from == 0 && to == tok.vocabSize() ? "vocab" : "vocab[" + from + ".." + to + ")";
+        return new Task(name, prompts, List.of(
+                Relation.copy(), Relation.fromMap("next", next), Relation.fromMap("prev", prev)));
     }
 
     private static Task numerals() {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * A named function from a keyword word to the target words that a head's output should contain
@@ -16,15 +17,23 @@ public final class Relation {
     /** The relation names a task file may refer to as built-ins. */
     public static final List<String> BUILTIN_NAMES = List.of("copy", "next", "prev");
 
+    private static final int[] NONE = new int[0];
+
     private final String name;
     private final Function<String, List<String>> function;
+    private final IntFunction<int[]> tokenTargets;
 
     private Relation(String name, Function<String, List<String>> function) {
+        this(name, function, id -> NONE);
+    }
+
+    private Relation(String name, Function<String, List<String>> function, IntFunction<int[]> tokenTargets) {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("relation name is blank");
         }
         this.name = name;
         this.function = Objects.requireNonNull(function, "function");
+        this.tokenTargets = Objects.requireNonNull(tokenTargets, "tokenTargets");
     }
 
     /**
@@ -35,9 +44,12 @@ public final class Relation {
         return new Relation(name, function);
     }
 
-    /** {@code copy}: every word is its own target. */
+    /**
+     * {@code copy}: every word is its own target; a keyword given by token id (see
+     * {@link Prompt#ofTokens}) also has its own token id as a target, whatever its text.
+     */
     public static Relation copy() {
-        return new Relation("copy", List::of);
+        return new Relation("copy", List::of, id -> new int[] {id});
     }
 
     /**
@@ -70,6 +82,14 @@ public final class Relation {
             int target = at + offset;
             return at < 0 || target < 0 || target >= order.size() ? List.of() : List.of(order.get(target));
         });
+    }
+
+    /**
+     * Target token ids of a keyword given by token id, besides those of its word's targets
+     * (only {@code copy} has any: the token itself).
+     */
+    public int[] tokenTargets(int tokenId) {
+        return tokenTargets.apply(tokenId).clone();
     }
 
     /** The relation's name, as the user selects it and as results label it. */

@@ -54,6 +54,14 @@ public final class ResolvedTask {
         List<Keyword> keywords = new ArrayList<>();
         for (int p = 0; p < prompts.size(); p++) {
             Prompt prompt = prompts.get(p);
+            if (prompt.byTokens()) {
+                promptTokens[p] = prompt.tokens().stream().mapToInt(Integer::intValue).toArray();
+                for (int k = 0; k < prompt.keywordTokens().size(); k++) {
+                    int id = prompt.keywordTokens().get(k);
+                    keywords.add(new Keyword(p, k, prompt.keywords().get(k), firstIndex(promptTokens[p], id), id));
+                }
+                continue;
+            }
             promptTokens[p] = tokenizer.encode(prompt.text());
             for (int k = 0; k < prompt.keywords().size(); k++) {
                 keywords.add(keyword(task, p, k, promptTokens[p], tokenizer));
@@ -63,7 +71,12 @@ public final class ResolvedTask {
         for (int r = 0; r < names.size(); r++) {
             Relation relation = task.relations().get(names.get(r));
             for (int k = 0; k < keywords.size(); k++) {
-                targets[r][k] = targetIds(relation.targets(keywords.get(k).word()), tokenizer);
+                Keyword kw = keywords.get(k);
+                int[] ids = targetIds(relation.targets(kw.word()), tokenizer);
+                if (prompts.get(kw.prompt()).byTokens()) {
+                    ids = union(ids, relation.tokenTargets(kw.tokenId()));
+                }
+                targets[r][k] = ids;
             }
         }
         return new ResolvedTask(task, names, promptTokens, List.copyOf(keywords), targets);
@@ -106,6 +119,26 @@ public final class ResolvedTask {
         }
         throw new HeadSweepException(where + ": keyword " + Quote.of(word) + " (token " + Quote.of(form) + ", id "
                 + tokenId + ") does not occur in the prompt's tokens " + decoded(tokens, tokenizer));
+    }
+
+    private static int firstIndex(int[] tokens, int id) {
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] == id) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("keyword token " + id + " is not in its prompt"); // Prompt checks this
+    }
+
+    /** The sorted distinct ids of both arrays. */
+    private static int[] union(int[] a, int[] b) {
+        if (b.length == 0) {
+            return a;
+        }
+        TreeSet<Integer> ids = new TreeSet<>();
+        Arrays.stream(a).forEach(ids::add);
+        Arrays.stream(b).forEach(ids::add);
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** The tokens' texts, quoted, in brackets: {@code [" b", "ar"]}. */

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.headsweep.HeadSweep;
 import dev.headsweep.checkpoint.Checkpoint;
 import dev.headsweep.checkpoint.Dtype;
+import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.cuda.Gpus;
 import dev.headsweep.engine.cpu.CpuBackend;
 import dev.headsweep.engine.cpu.FactoredTopK;
 import dev.headsweep.engine.cpu.TopKAgreement;
@@ -46,10 +48,35 @@ class EngineMatchesReferenceTest {
     })
     void topKSetsEqualTheReference(int layers, int heads, int d, Dtype dtype, String prefix, String task,
                                    int k, int threads, String kernel) {
-        RandomCheckpoints.write(dir, layers, heads, d, 7L * d + layers, dtype, prefix);
-        Gpt2Weights w = HeadSweep.load(dir);
         CpuBackend backend = kernel.equals("plain") ? new CpuBackend(threads, FactoredTopK::plain)
                 : new CpuBackend(threads);
+        sweepAndCompare(backend, layers, heads, d, dtype, prefix, task, k);
+    }
+
+    /**
+     * The same cases on the CUDA backend: on the GPU when there is one (else skipped, saying so),
+     * and on the simulated device (plain-Java kernels), which runs the backend's host logic here.
+     */
+    @ParameterizedTest(name = "{7}: {0} layers × {1} heads, d {2}, {3}, prefix ''{4}'', task {5}, k {6}")
+    @CsvSource({
+        "1, 2, 128, F16,  transformer., months,   5,  cuda-sim",
+        "2, 2, 32,  F32,  '',           numerals, 5,  cuda",
+        "1, 2, 128, F16,  transformer., months,   5,  cuda",
+        "2, 3, 48,  BF16, '',           numwords, 1,  cuda",
+        "1, 1, 64,  F32,  '',           months,   40, cuda",
+    })
+    void cudaTopKSetsEqualTheReference(int layers, int heads, int d, Dtype dtype, String prefix, String task,
+                                       int k, String device) {
+        Backend backend = device.equals("cuda")
+                ? Gpus.realOrSkip("the CUDA backend's top-k sets against the plain reference (" + task + ")")
+                : Gpus.simulated();
+        sweepAndCompare(backend, layers, heads, d, dtype, prefix, task, k);
+    }
+
+    private void sweepAndCompare(Backend backend, int layers, int heads, int d, Dtype dtype, String prefix,
+                                 String task, int k) {
+        RandomCheckpoints.write(dir, layers, heads, d, 7L * d + layers, dtype, prefix);
+        Gpt2Weights w = HeadSweep.load(dir);
         SweepResult r = Sweep.of(w, HeadSweep.task(task)).relations("copy", "next").k(k)
                 .backend(backend).run();
 
@@ -118,13 +145,24 @@ class EngineMatchesReferenceTest {
         return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
     }
 
-    @ParameterizedTest(name = "block 0, d {0}")
-    @CsvSource({"32", "128"})
-    void block0MatchesTheReference(int d) {
+    @ParameterizedTest(name = "block 0, d {0}, {1}")
+    @CsvSource({"32, cpu", "128, cpu", "32, cuda-sim", "128, cuda"})
+    void block0MatchesTheReference(int d, String device) {
         RandomCheckpoints.write(dir, 1, 2, d, 11, Dtype.F32, "");
         Gpt2Weights w = HeadSweep.load(dir);
         int[] tokens = {16, 362, 513, 604, 642, 718};
-        float[] mine = Block0.forward(w, tokens);
+        float[] mine;
+        if (device.equals("cpu")) {
+            mine = Block0.forward(w, tokens);
+        } else {
+            Backend b = device.equals("cuda") ? Gpus.realOrSkip("block 0 on the GPU against the plain reference")
+                    : Gpus.simulated();
+            // two prompts stacked (the kernels' causal window must stay within each): the second is the one checked
+            int[][] prompts = {{50, 51, 52}, tokens};
+            int[][] positions = {{2}, {0, 1, 2, 3, 4, 5}};
+            float[] both = b.residualAfterBlock0(w, prompts, positions);
+            mine = java.util.Arrays.copyOfRange(both, d, both.length);
+        }
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             float[][] ref = new PlainReference(ckpt).block0(tokens);
             for (int t = 0; t < tokens.length; t++) {

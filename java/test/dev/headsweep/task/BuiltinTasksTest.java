@@ -18,7 +18,7 @@ class BuiltinTasksTest {
 
     @Test
     void namesTheThreeNotebookTasks() {
-        assertEquals(List.of("numerals", "numwords", "months"), BuiltinTasks.names());
+        assertEquals(List.of("numerals", "numwords", "months", "vocab"), BuiltinTasks.names());
         assertEquals(Optional.empty(), BuiltinTasks.get("letters"));
     }
 

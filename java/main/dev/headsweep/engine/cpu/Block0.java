@@ -27,6 +27,12 @@ public final class Block0 {
      * @return row-major {@code [Σ positions, d]}: the wanted rows, prompt by prompt, in the order given
      */
     public static float[] residual(Gpt2Weights w, int[][] prompts, int[][] positions) {
+        return residual(w, prompts, positions, dev.headsweep.engine.Progress.NONE);
+    }
+
+    /** As {@link #residual(Gpt2Weights, int[][], int[][])}, reporting stage "block 0" in prompts done. */
+    public static float[] residual(Gpt2Weights w, int[][] prompts, int[][] positions,
+                                   dev.headsweep.engine.Progress progress) {
         int d = w.config().nEmbd();
         int[] outRow = new int[prompts.length + 1];
         long tokens = 0;
@@ -52,6 +58,8 @@ public final class Block0 {
             }
         }
         float[] out = new float[outRow[prompts.length] * d];
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        progress.update("block 0", 0, prompts.length);
         chunks.parallelStream().forEach(c -> {
             int[][] part = java.util.Arrays.copyOfRange(prompts, c[0], c[1]);
             float[] h = forward(w, part);
@@ -62,6 +70,7 @@ public final class Block0 {
                 }
                 row += prompts[p].length;
             }
+            progress.update("block 0", done.addAndGet(c[1] - c[0]), prompts.length);
         });
         return out;
     }

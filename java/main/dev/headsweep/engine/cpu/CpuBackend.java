@@ -62,6 +62,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions, Progress progress) {
+        return Block0.residual(w, prompts, positions, progress);
+    }
+
+    @Override
     public HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
         var cfg = w.config();
         int d = cfg.nEmbd();

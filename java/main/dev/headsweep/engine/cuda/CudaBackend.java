@@ -1,0 +1,553 @@
+package dev.headsweep.engine.cuda;
+
+import dev.headsweep.HeadSweepException;
+import dev.headsweep.engine.Backend;
+import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.HeadTopK;
+import dev.headsweep.engine.Progress;
+import dev.headsweep.engine.cpu.CpuBackend;
+import dev.headsweep.model.Gpt2Weights;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The GPU backend: block 0 and every head's OV chain with its fused top-k in the project's own
+ * CUDA kernels (kernels/*.cu), launched through a {@link Device} (JCuda's driver API on a real
+ * GPU). Same contract and, kernel by kernel, the same arithmetic order as the CPU backend where
+ * it matters for the top-k (DESIGN.md sections 1–2): A_h, β, σ and the logits are formed as the
+ * CPU forms them; block 0, ln_1 and the value projections sum in another order (fp32 throughout),
+ * so scores agree with the CPU's up to near-ties at the k-th place.
+ *
+ * <p>Per layer, a group of its heads at a time: W̃_O and M = W̃_O·diag(ln_f.w) and the Gram
+ * matrices ({@code hs_ov_center}, {@code hs_gram}), all A_h of the group in one GEMM, then for a
+ * chunk of keyword rows: ln_1, v = z·W_V + b_V (one GEMM for the layer), u = v/σ
+ * ({@code hs_head_scale}) and the fused top-k ({@code hs_ov_topk}, plus {@code hs_topk_merge}
+ * when the vocabulary is split to fill the GPU). Only k ids and values per row come back.
+ * When the device runs out of memory the group is retried with half the heads, then with half
+ * the rows, and the smaller sizes are kept for later calls.
+ *
+ * <p>Limits: head size at most 64 and prompts of at most 1024 tokens in the kernels; beyond that
+ * this backend hands the call to the CPU backend. fp32 CUDA cores only; no tensor cores yet.
+ *
+ * <p>Status: the host logic here is tested against the CPU on a plain-Java simulation of the
+ * kernels; the kernels themselves under a host emulator (kernels/emu); the whole on a GPU only by
+ * {@code bench/gpu-check.sh}, which has not been run yet.
+ */
+public final class CudaBackend implements Backend {
+    static final int MAX_HEAD_SIZE = 64;
+    static final int MAX_PROMPT = 1024;
+    /** Rows of the fused top-k per block, tokens per tile (topk.cu's TK_BR, TK_BT). */
+    static final int TOPK_ROWS = 32;
+    static final int TOPK_TILE = 64;
+
+    private final Device dev;
+    private CpuBackend cpu;
+    private DeviceWeights weights;
+    private float[] lastResidual;
+    private Device.Buffer lastResidualDev;
+    private int block0Rows = 16384;
+    private int headsPerGroup = Integer.MAX_VALUE;
+    private int rowsPerChunk = Integer.MAX_VALUE;
+
+    /** A backend on {@code device}, which it owns and closes. */
+    public CudaBackend(Device device) {
+        this.dev = device;
+    }
+
+    /**
+     * The backend on GPU 0.
+     *
+     * @throws HeadSweepException in one line when no usable GPU (or no kernel image) is present
+     */
+    public static CudaBackend open() {
+        CudaSupport.Opened o = CudaSupport.open();
+        if (o.device() == null) {
+            throw new HeadSweepException("no usable CUDA GPU: " + o.whyNot());
+        }
+        return new CudaBackend(o.device());
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String describe() {
+        return "cuda (" + dev.describe() + ", fp32 kernels)";
+    }
+
+    /** The device, for tests and benchmarks. */
+    public Device device() {
+        return dev;
+    }
+
+    private CpuBackend cpu() {
+        if (cpu == null) {
+            cpu = new CpuBackend();
+        }
+        return cpu;
+    }
+
+    // ----------------------------------------------------------------- weights on the device
+
+    /** Every tensor the kernels read, uploaded once per {@link Gpt2Weights} (layers when first used). */
+    private final class DeviceWeights {
+        final Gpt2Weights w;
+        final List<Device.Buffer> owned = new ArrayList<>();
+        final Map<Integer, Device.Buffer[]> layers = new HashMap<>();
+        Device.Buffer wte;
+        Device.Buffer beta;
+        Device.Buffer lnfW;
+        Device.Buffer[] block0;
+
+        DeviceWeights(Gpt2Weights w) {
+            this.w = w;
+        }
+
+        Device.Buffer up(float[] a) {
+            Device.Buffer b = dev.upload(a);
+            owned.add(b);
+            return b;
+        }
+
+        Device.Buffer wte() {
+            if (wte == null) {
+                wte = up(w.wte());
+            }
+            return wte;
+        }
+
+        Device.Buffer lnfW() {
+            if (lnfW == null) {
+                lnfW = up(w.lnfW());
+            }
+            return lnfW;
+        }
+
+        /** β = ln_f.b·wteᵀ, on the device. */
+        Device.Buffer beta() {
+            if (beta == null) {
+                var cfg = w.config();
+                Device.Buffer b = up(w.lnfB());
+                beta = dev.alloc(cfg.vocabSize(), Device.Type.F32);
+                owned.add(beta);
+                dev.launch("hs_beta", blocks(cfg.vocabSize(), 128), 1, 1, 128,
+                        wte().ptr(), b.ptr(), beta.ptr(), cfg.vocabSize(), cfg.nEmbd());
+            }
+            return beta;
+        }
+
+        /** ln_1 weight and bias, W_V, b_V, W_O (c_proj) of layer l. */
+        Device.Buffer[] layer(int l) {
+            return layers.computeIfAbsent(l, ll -> {
+                Gpt2Weights.LayerOv lay = w.layer(ll);
+                return new Device.Buffer[] {up(lay.ln1W()), up(lay.ln1B()), up(lay.wv()), up(lay.bv()), up(lay.wo())};
+            });
+        }
+
+        /** wpe, then block 0's twelve tensors in {@link Gpt2Weights.Block0Weights}' order. */
+        Device.Buffer[] block0() {
+            if (block0 == null) {
+                Gpt2Weights.Block0Weights b = w.block0();
+                block0 = new Device.Buffer[] {up(w.wpe()), up(b.ln1W()), up(b.ln1B()), up(b.attnW()), up(b.attnB()),
+                    up(b.projW()), up(b.projB()), up(b.ln2W()), up(b.ln2B()), up(b.fcW()), up(b.fcB()),
+                    up(b.fcProjW()), up(b.fcProjB())};
+            }
+            return block0;
+        }
+
+        void free() {
+            for (Device.Buffer b : owned) {
+                dev.free(b);
+            }
+            owned.clear();
+        }
+    }
+
+    private DeviceWeights weights(Gpt2Weights w) {
+        if (weights == null || weights.w != w) {
+            if (weights != null) {
+                weights.free();
+            }
+            forgetResidual();
+            weights = new DeviceWeights(w);
+        }
+        return weights;
+    }
+
+    private void forgetResidual() {
+        if (lastResidualDev != null) {
+            dev.free(lastResidualDev);
+        }
+        lastResidualDev = null;
+        lastResidual = null;
+    }
+
+    static int blocks(long items, int perBlock) {
+        return (int) Math.max(1, Math.min((items + perBlock - 1) / perBlock, 1L << 20));
+    }
+
+    private void sgemm(Device.Ptr a, Device.Ptr b, Device.Ptr bias, Device.Ptr c, int m, int n, int k,
+            int lda, int ldb, int ldc, boolean transB) {
+        dev.launch("hs_sgemm", (n + 63) / 64, (m + 63) / 64, 1, 256,
+                a, b, bias, c, m, n, k, lda, ldb, ldc, transB ? 1 : 0);
+    }
+
+    private void layernorm(Device.Ptr x, Device.Ptr y, Device.Buffer w, Device.Buffer b, int n, int d, float eps) {
+        dev.launch("hs_layernorm", (n + 7) / 8, 1, 1, 256, x, y, w.ptr(), b.ptr(), n, d, eps);
+    }
+
+    // ----------------------------------------------------------------- block 0
+
+    @Override
+    public float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions) {
+        return residualAfterBlock0(w, prompts, positions, Progress.NONE);
+    }
+
+    @Override
+    public synchronized float[] residualAfterBlock0(Gpt2Weights w, int[][] prompts, int[][] positions,
+            Progress progress) {
+        var cfg = w.config();
+        int d = cfg.nEmbd();
+        long total = 0;
+        for (int p = 0; p < prompts.length; p++) {
+            if (prompts[p].length > cfg.nPositions()) {
+                throw new HeadSweepException("prompt " + p + " has " + prompts[p].length
+                        + " tokens, more than the model's " + cfg.nPositions() + " positions");
+            }
+            if (prompts[p].length > MAX_PROMPT) {
+                return cpu().residualAfterBlock0(w, prompts, positions, progress);
+            }
+            total += positions[p].length;
+        }
+        if (total * d > Integer.MAX_VALUE - 8) {
+            throw new HeadSweepException("too many keyword rows for one sweep: " + total);
+        }
+        DeviceWeights W = weights(w);
+        forgetResidual();
+        Device.Buffer[] b0 = W.block0();
+        Device.Buffer out = dev.alloc(total * d, Device.Type.F32);
+        float[] host = new float[(int) (total * d)];
+        try {
+            progress.update("block 0", 0, prompts.length);
+            int p = 0;
+            long outRow = 0;
+            while (p < prompts.length) {
+                int end = p;
+                long rows = 0;
+                while (end < prompts.length && (end == p || rows + prompts[end].length <= block0Rows)) {
+                    rows += prompts[end].length;
+                    end++;
+                }
+                try {
+                    block0Chunk(W, b0, prompts, positions, p, end, (int) rows, out, outRow, cfg.nHead(),
+                            (float) cfg.layerNormEps());
+                } catch (Device.OutOfMemory e) {
+                    if (end - p == 1) {
+                        throw new HeadSweepException("GPU out of memory for block 0 of a single prompt of "
+                                + prompts[p].length + " tokens", e);
+                    }
+                    block0Rows = Math.max(1, (int) (rows / 2));
+                    continue;
+                }
+                for (int q = p; q < end; q++) {
+                    outRow += positions[q].length;
+                }
+                p = end;
+                progress.update("block 0", p, prompts.length);
+            }
+            dev.download(out, 0, host, 0, host.length);
+        } catch (RuntimeException e) {
+            dev.free(out);
+            throw e;
+        }
+        lastResidual = host;
+        lastResidualDev = out;
+        return host;
+    }
+
+    private void block0Chunk(DeviceWeights W, Device.Buffer[] b0, int[][] prompts, int[][] positions, int from,
+            int to, int rows, Device.Buffer out, long outRow, int nHead, float eps) {
+        int d = W.w.config().nEmbd();
+        int[] tokens = new int[rows];
+        int[] pos = new int[rows];
+        int[] first = new int[rows];
+        int wanted = 0;
+        for (int q = from; q < to; q++) {
+            wanted += positions[q].length;
+        }
+        int[] gather = new int[wanted];
+        int r = 0;
+        int g = 0;
+        for (int q = from; q < to; q++) {
+            int start = r;
+            for (int t = 0; t < prompts[q].length; t++, r++) {
+                tokens[r] = prompts[q][t];
+                pos[r] = t;
+                first[r] = start;
+            }
+            for (int at : positions[q]) {
+                gather[g++] = start + at;
+            }
+        }
+        List<Device.Buffer> tmp = new ArrayList<>();
+        try {
+            Device.Buffer tokB = keep(tmp, dev.upload(tokens));
+            Device.Buffer posB = keep(tmp, dev.upload(pos));
+            Device.Buffer firstB = keep(tmp, dev.upload(first));
+            Device.Buffer gatherB = keep(tmp, dev.upload(gather));
+            Device.Buffer h = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+            Device.Buffer a = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+            Device.Buffer big = keep(tmp, dev.alloc((long) rows * 4 * d, Device.Type.F32)); // qkv, then the MLP's hidden
+            Device.Buffer c = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+            dev.launch("hs_embed", blocks((long) rows * d, 256), 1, 1, 256,
+                    tokB.ptr(), posB.ptr(), W.wte().ptr(), b0[0].ptr(), h.ptr(), rows, d);
+            layernorm(h.ptr(), a.ptr(), b0[1], b0[2], rows, d, eps);
+            sgemm(a.ptr(), b0[3].ptr(), b0[4].ptr(), big.ptr(), rows, 3 * d, d, d, 3 * d, 3 * d, false);
+            dev.launch("hs_attention", rows, nHead, 1, 128, big.ptr(), c.ptr(), firstB.ptr(), rows, nHead, d / nHead, d);
+            sgemm(c.ptr(), b0[5].ptr(), b0[6].ptr(), a.ptr(), rows, d, d, d, d, d, false);
+            dev.launch("hs_add", blocks((long) rows * d, 256), 1, 1, 256, h.ptr(), a.ptr(), (long) rows * d);
+            layernorm(h.ptr(), a.ptr(), b0[7], b0[8], rows, d, eps);
+            sgemm(a.ptr(), b0[9].ptr(), b0[10].ptr(), big.ptr(), rows, 4 * d, d, d, 4 * d, 4 * d, false);
+            dev.launch("hs_gelu", blocks((long) rows * 4 * d, 256), 1, 1, 256, big.ptr(), (long) rows * 4 * d);
+            sgemm(big.ptr(), b0[11].ptr(), b0[12].ptr(), c.ptr(), rows, d, 4 * d, 4 * d, d, d, false);
+            dev.launch("hs_add", blocks((long) rows * d, 256), 1, 1, 256, h.ptr(), c.ptr(), (long) rows * d);
+            dev.launch("hs_gather", blocks((long) wanted * d, 256), 1, 1, 256,
+                    h.ptr(), gatherB.ptr(), out.at(outRow * d), wanted, d);
+            dev.synchronize();
+        } finally {
+            for (Device.Buffer b : tmp) {
+                dev.free(b);
+            }
+        }
+    }
+
+    private static Device.Buffer keep(List<Device.Buffer> list, Device.Buffer b) {
+        list.add(b);
+        return b;
+    }
+
+    // ----------------------------------------------------------------- the OV chain with top-k
+
+    @Override
+    public synchronized HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
+            Progress progress) {
+        var cfg = w.config();
+        int hs = cfg.headSize();
+        if (hs > MAX_HEAD_SIZE) {
+            return cpu().ovTopK(w, x, n, heads, k, progress);
+        }
+        int d = cfg.nEmbd();
+        int[][] ids = new int[heads.size()][n * k];
+        float[][] vals = new float[heads.size()][n * k];
+        progress.update("heads", 0, heads.size());
+        if (n == 0 || heads.isEmpty()) {
+            progress.update("heads", heads.size(), heads.size());
+            return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+        }
+        DeviceWeights W = weights(w);
+        Device.Buffer xd;
+        boolean ownX = !(x == lastResidual && lastResidualDev != null);
+        if (ownX) {
+            try {
+                xd = dev.alloc((long) n * d, Device.Type.F32);
+            } catch (Device.OutOfMemory e) {
+                throw new HeadSweepException("GPU out of memory for the " + n + " keyword rows themselves", e);
+            }
+            try {
+                dev.upload(xd, 0, x, 0, n * d);
+            } catch (RuntimeException e) {
+                dev.free(xd);
+                throw e;
+            }
+        } else {
+            xd = lastResidualDev;
+        }
+        try {
+            Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
+            for (int i = 0; i < heads.size(); i++) {
+                byLayer.computeIfAbsent(heads.get(i).layer(), l -> new ArrayList<>()).add(i);
+            }
+            int done = 0;
+            for (var e : byLayer.entrySet()) {
+                List<Integer> idx = e.getValue();
+                int at = 0;
+                while (at < idx.size()) {
+                    int nb = Math.min(headsPerGroup, idx.size() - at);
+                    try {
+                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, ids, vals);
+                    } catch (Device.OutOfMemory oom) {
+                        if (nb > 1) {
+                            headsPerGroup = Math.max(1, nb / 2);
+                        } else if (Math.min(rowsPerChunk, n) > 1) {
+                            rowsPerChunk = Math.max(1, Math.min(rowsPerChunk, n) / 2);
+                        } else {
+                            throw new HeadSweepException("GPU out of memory even for one head and one keyword row", oom);
+                        }
+                        continue;
+                    }
+                    at += nb;
+                    done += nb;
+                    progress.update("heads", done, heads.size());
+                }
+            }
+        } finally {
+            if (ownX) {
+                dev.free(xd);
+            }
+        }
+        return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+    }
+
+    /** Vocabulary splits so that a launch has at least a few blocks per SM. */
+    int[] splits(int rows, int nb, int vocab) {
+        long blocksPerSplit = (long) ((rows + TOPK_ROWS - 1) / TOPK_ROWS) * nb;
+        long want = 4L * Math.max(1, dev.multiprocessors());
+        int maxSplits = (vocab + TOPK_TILE - 1) / TOPK_TILE;
+        int s = (int) Math.max(1, Math.min(maxSplits, (want + blocksPerSplit - 1) / blocksPerSplit));
+        int perSplit = (vocab + s - 1) / s;
+        int splitLen = (perSplit + TOPK_TILE - 1) / TOPK_TILE * TOPK_TILE;
+        return new int[] {(vocab + splitLen - 1) / splitLen, splitLen};
+    }
+
+    /** One group of heads of one layer, all keyword rows (in chunks of {@link #rowsPerChunk}). */
+    private void group(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group, List<HeadId> heads,
+            int k, int[][] ids, float[][] vals) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        int V = cfg.vocabSize();
+        float eps = (float) cfg.layerNormEps();
+        int nb = group.size();
+        int rowsA = nb * hs;
+        Device.Buffer[] L = W.layer(layer);
+        Device.Buffer beta = W.beta();
+        Device.Buffer wte = W.wte();
+        Device.Buffer lnfW = W.lnfW();
+        int[] src = new int[rowsA];
+        int[] cols = new int[nb];
+        for (int g = 0; g < nb; g++) {
+            int head = heads.get(group.get(g)).head();
+            cols[g] = head * hs;
+            for (int j = 0; j < hs; j++) {
+                src[g * hs + j] = head * hs + j;
+            }
+        }
+        List<Device.Buffer> tmp = new ArrayList<>();
+        try {
+            Device.Buffer srcB = keep(tmp, dev.upload(src));
+            Device.Buffer colsB = keep(tmp, dev.upload(cols));
+            Device.Buffer wc = keep(tmp, dev.alloc((long) rowsA * d, Device.Type.F32));
+            Device.Buffer m = keep(tmp, dev.alloc((long) rowsA * d, Device.Type.F32));
+            Device.Buffer gram = keep(tmp, dev.alloc((long) nb * hs * hs, Device.Type.F64));
+            dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
+                    L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+            dev.launch("hs_gram", nb, 1, 1, 256, wc.ptr(), gram.ptr(), hs, d);
+            int ldA = (V + 3) / 4 * 4;
+            Device.Buffer a = keep(tmp, dev.alloc((long) rowsA * ldA, Device.Type.F32));
+            sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
+
+            int rows = Math.min(n, rowsPerChunk);
+            int[] sp = splits(rows, nb, V);
+            int splits = sp[0];
+            int splitLen = sp[1];
+            Device.Buffer z = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+            Device.Buffer v = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+            Device.Buffer u = keep(tmp, dev.alloc((long) nb * rows * hs, Device.Type.F32));
+            Device.Buffer pv = keep(tmp, dev.alloc((long) nb * rows * splits * k, Device.Type.F32));
+            Device.Buffer pi = keep(tmp, dev.alloc((long) nb * rows * splits * k, Device.Type.I32));
+            Device.Buffer ov = pv;
+            Device.Buffer oi = pi;
+            if (splits > 1) {
+                ov = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.F32));
+                oi = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.I32));
+            }
+            for (int r0 = 0; r0 < n; r0 += rows) {
+                int nr = Math.min(rows, n - r0);
+                layernorm(xd.at((long) r0 * d), z.ptr(), L[0], L[1], nr, d, eps);
+                sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
+                dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
+                        v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
+                dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
+                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
+                if (splits > 1) {
+                    dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
+                            pv.ptr(), pi.ptr(), (long) nb * nr, splits, k, ov.ptr(), oi.ptr());
+                }
+                for (int g = 0; g < nb; g++) {
+                    int hi = group.get(g);
+                    dev.download(oi, (long) g * nr * k, ids[hi], r0 * k, nr * k);
+                    dev.download(ov, (long) g * nr * k, vals[hi], r0 * k, nr * k);
+                }
+            }
+        } finally {
+            for (Device.Buffer b : tmp) {
+                dev.free(b);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- the kernels alone
+
+    /**
+     * The fused top-k alone, with {@link dev.headsweep.engine.cpu.FactoredTopK#run}'s arguments:
+     * {@code logit[i][t] = Σ_j U[i][j]·(M·Eᵀ)[j][t] + beta[t]}, top k of each row into ids/vals.
+     * {@code splitLen} > 0 forces vocabulary splits of that many tokens (a multiple of 64), to test
+     * the merge; 0 picks them as a sweep does. For tests and the auto-selection self-check.
+     */
+    public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
+            int k, int splitLen, int[] ids, float[] vals) {
+        if (r > MAX_HEAD_SIZE || k < 1 || k > V || n < 1) {
+            throw new IllegalArgumentException("r=" + r + " k=" + k + " V=" + V + " n=" + n);
+        }
+        if (splitLen % TOPK_TILE != 0) {
+            throw new IllegalArgumentException("splitLen must be a multiple of " + TOPK_TILE);
+        }
+        List<Device.Buffer> tmp = new ArrayList<>();
+        try {
+            Device.Buffer e = keep(tmp, dev.upload(E));
+            Device.Buffer b = keep(tmp, dev.upload(beta == null ? new float[V] : beta));
+            Device.Buffer mb = keep(tmp, dev.upload(M));
+            Device.Buffer ub = keep(tmp, dev.upload(U));
+            int ldA = (V + 3) / 4 * 4;
+            Device.Buffer a = keep(tmp, dev.alloc((long) r * ldA, Device.Type.F32));
+            sgemm(mb.ptr(), e.ptr(), null, a.ptr(), r, V, d, d, d, ldA, true);
+            int[] sp = splitLen > 0 ? new int[] {(V + splitLen - 1) / splitLen, splitLen} : splits(n, 1, V);
+            int splits = sp[0];
+            Device.Buffer pv = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.F32));
+            Device.Buffer pi = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.I32));
+            dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
+                    a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, pv.ptr(), pi.ptr());
+            Device.Buffer ov = pv;
+            Device.Buffer oi = pi;
+            if (splits > 1) {
+                ov = keep(tmp, dev.alloc((long) n * k, Device.Type.F32));
+                oi = keep(tmp, dev.alloc((long) n * k, Device.Type.I32));
+                dev.launch("hs_topk_merge", blocks(n, 128), 1, 1, 128,
+                        pv.ptr(), pi.ptr(), (long) n, splits, k, ov.ptr(), oi.ptr());
+            }
+            dev.download(oi, 0, ids, 0, n * k);
+            dev.download(ov, 0, vals, 0, n * k);
+        } finally {
+            for (Device.Buffer buf : tmp) {
+                dev.free(buf);
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            if (weights != null) {
+                weights.free();
+                weights = null;
+            }
+            forgetResidual();
+        } finally {
+            dev.close();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.headsweep.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.headsweep.HeadSweep;
+import dev.headsweep.checkpoint.Dtype;
+import dev.headsweep.engine.HeadId;
+import dev.headsweep.model.Gpt2Weights;
+import dev.headsweep.reference.RandomCheckpoints;
+import dev.headsweep.score.Sweep;
+import dev.headsweep.score.SweepResult;
+import dev.headsweep.task.BuiltinTasks;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CUDA backend's host logic on the simulated device: memory limits, chunking, the vocab task. */
+class CudaBackendSimTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void outOfMemorySplitsHeadsThenRowsAndGivesTheSameAnswer() {
+        RandomCheckpoints.write(dir, 1, 4, 64, 3, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        SweepResult roomy = Sweep.of(w, HeadSweep.task("numwords")).k(5).backend(Gpus.simulated()).run();
+        // the weights take 13.1 MB (wte is 12.9 MB); A of all 4 heads (4·16·50260 floats, 12.9 MB)
+        // does not fit in the 8.4 MB left, that of 2 heads does
+        long limit = 21_500_000;
+        SimDevice small = new SimDevice(limit, 4);
+        CudaBackend tight = new CudaBackend(small);
+        SweepResult r = Sweep.of(w, HeadSweep.task("numwords")).k(5).backend(tight).run();
+        assertTrue(small.outOfMemory > 0, "the limit was never hit");
+        assertTrue(small.peak <= limit);
+        for (int h = 0; h < roomy.heads().size(); h++) {
+            assertArrayEquals(roomy.topK().ids()[h], r.topK().ids()[h], "head " + roomy.heads().get(h));
+            assertArrayEquals(roomy.topK().logits()[h], r.topK().logits()[h]);
+        }
+        tight.close();
+        assertEquals(0, small.used(), "device memory left allocated after close");
+    }
+
+    @Test
+    void simulatedCudaMatchesTheCpuOnTheVocabTaskExceptNearTies() {
+        RandomCheckpoints.write(dir, 1, 2, 32, 5, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        var task = BuiltinTasks.vocab(200, 330);  // " 5" ... a stretch with numerals and letters
+        SweepResult cpu = Sweep.of(w, task).relations("copy", "next", "prev").run();
+        AtomicLong updates = new AtomicLong();
+        SweepResult gpu = Sweep.of(w, task).relations("copy", "next", "prev").backend(Gpus.simulated())
+                .progress((stage, done, total) -> updates.incrementAndGet()).run();
+        assertTrue(updates.get() >= 2);
+        int differ = 0;
+        for (HeadId h : cpu.heads()) {
+            for (int kw = 0; kw < cpu.keywords().size(); kw++) {
+                if (!java.util.Arrays.equals(cpu.topIds(h, kw), gpu.topIds(h, kw))) {
+                    differ++;
+                }
+            }
+            for (String rel : List.of("copy", "next", "prev")) {
+                assertEquals(cpu.score(h, rel), gpu.score(h, rel), 100.0 * 2 / cpu.keywords().size(),
+                        rel + " of head " + h);
+            }
+        }
+        assertTrue(differ <= 2, differ + " rows differ between the CPU and the simulated GPU");
+    }
+}

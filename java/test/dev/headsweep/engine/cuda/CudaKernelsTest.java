@@ -1,0 +1,133 @@
+package dev.headsweep.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.headsweep.engine.cpu.TopKAgreement;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The fused top-k kernel (A = M·Eᵀ by hs_sgemm, then hs_ov_topk and hs_topk_merge) against a
+ * plain full sort: ties, ±inf and NaN logits, k above a 64-token tile and above a vocabulary
+ * split, V not a multiple of the tile, all-equal logits. On the GPU when there is one (else
+ * skipped, saying so), and always on the simulated device, which checks the host side of the
+ * launches (sizes, splits, offsets).
+ */
+class CudaKernelsTest {
+    static Stream<String> devices() {
+        return Stream.of("simulated", "gpu");
+    }
+
+    private static CudaBackend backend(String device) {
+        return device.equals("gpu")
+                ? Gpus.realOrSkip("the fused top-k kernel on ties, ±inf/NaN, k above a tile or a split, odd V")
+                : Gpus.simulated();
+    }
+
+    /** One problem; integer data makes every logit exact, so the comparison is exact. */
+    private static void check(CudaBackend b, int V, int d, int r, int n, int k, int splitLen, long seed,
+            boolean integer, int special) {
+        Random rnd = new Random(seed);
+        float[] E = fill(V * d, rnd, integer);
+        float[] beta = fill(V, rnd, integer);
+        float[] M = fill(r * d, rnd, integer);
+        float[] U = fill(n * r, rnd, integer);
+        for (int t = 0; special > 0 && t < V; t++) {
+            int x = rnd.nextInt(8);
+            if (x == 0) {
+                beta[t] = Float.NEGATIVE_INFINITY;
+            } else if (x == 1) {
+                beta[t] = Float.NaN;
+            } else if (x == 2 && special > 1) {
+                beta[t] = Float.POSITIVE_INFINITY;
+            }
+        }
+        if (special == 3) {
+            Arrays.fill(E, 0f);
+            Arrays.fill(beta, 0.25f);
+        }
+        int[] ids = new int[n * k];
+        float[] vals = new float[n * k];
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, ids, vals);
+        float[] logits = logits(E, V, d, beta, M, r, U, n);
+        for (int i = 0; i < n; i++) {
+            String why = TopKAgreement.check(logits, V, i, k, ids, vals, integer ? 0 : 1e-5);
+            int row = i;
+            assertNull(why, () -> "V=" + V + " d=" + d + " r=" + r + " n=" + n + " k=" + k + " split=" + splitLen
+                    + " row " + row + ": " + why);
+        }
+    }
+
+    private static float[] fill(int size, Random rnd, boolean integer) {
+        float[] a = new float[size];
+        for (int q = 0; q < size; q++) {
+            a[q] = integer ? rnd.nextInt(5) - 2 : rnd.nextFloat() * 2f - 1f;
+        }
+        return a;
+    }
+
+    /** The CPU's order: A[j][t] = Σ_c M[j][c]·E[t][c] by fma from 0; logit = beta, then fma over j. */
+    private static float[] logits(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n) {
+        float[] A = new float[r * V];
+        for (int j = 0; j < r; j++) {
+            for (int t = 0; t < V; t++) {
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s = Math.fma(M[j * d + c], E[t * d + c], s);
+                }
+                A[j * V + t] = s;
+            }
+        }
+        float[] out = new float[n * V];
+        for (int i = 0; i < n; i++) {
+            for (int t = 0; t < V; t++) {
+                float s = beta[t];
+                for (int j = 0; j < r; j++) {
+                    s = Math.fma(U[i * r + j], A[j * V + t], s);
+                }
+                out[i * V + t] = s;
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void tiesAndOddSizes(String device) {
+        CudaBackend b = backend(device);
+        check(b, 37, 5, 7, 3, 5, 0, 1, true, 0);          // V below one tile
+        check(b, 613, 33, 64, 33, 5, 0, 2, true, 0);      // V not a multiple of 64, rows over a 32-row block
+        check(b, 257, 16, 16, 70, 40, 64, 3, true, 0);    // 5 splits of 64 tokens, merged
+        check(b, 300, 9, 7, 5, 100, 64, 4, true, 0);      // k above a split: empty slots merged away
+        check(b, 700, 9, 9, 9, 300, 0, 5, true, 0);       // k above a tile
+        check(b, 130, 3, 3, 4, 130, 64, 6, true, 0);      // k = V over 3 splits
+        check(b, 1, 2, 1, 2, 1, 0, 7, true, 0);           // a one-token vocabulary
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void infinitiesNaNAndEqualLogits(String device) {
+        CudaBackend b = backend(device);
+        check(b, 301, 7, 7, 34, 5, 0, 8, true, 1);        // -inf and NaN
+        check(b, 333, 17, 64, 6, 40, 128, 9, true, 2);    // +inf, -inf and NaN, split
+        check(b, 150, 4, 1, 3, 20, 64, 10, true, 3);      // all equal: ids 0..19 in order
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void randomFloatsWithinTheNearTieRule(String device) {
+        CudaBackend b = backend(device);
+        check(b, 2001, 96, 64, 40, 5, 0, 11, false, 0);
+        check(b, 999, 40, 16, 130, 10, 256, 12, false, 0);
+    }
+
+    /** The tie rule the kernels copy (headsweep.cuh's hs_before) is the CPU's. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void selfCheckPasses(String device) {
+        assertNull(dev.headsweep.engine.Backends.selfCheck(backend(device)));
+    }
+}

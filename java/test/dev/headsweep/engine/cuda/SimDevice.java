@@ -1,0 +1,427 @@
+package dev.headsweep.engine.cuda;
+
+import dev.headsweep.engine.cpu.TopK;
+
+/**
+ * A plain-Java stand-in for a GPU: buffers are Java arrays and each kernel of kernels/*.cu is
+ * computed by straight loops with the semantics (and, where the kernel promises the CPU's order,
+ * the arithmetic order) its .cu file documents. It runs {@link CudaBackend}'s host logic (buffer
+ * sizes, offsets, argument order, chunking, out-of-memory splitting) on machines without a GPU;
+ * it says nothing about the CUDA code itself (kernels/emu tests that).
+ *
+ * <p>An optional memory limit makes {@link #alloc} throw {@link Device.OutOfMemory} beyond it.
+ */
+final class SimDevice implements Device {
+    private final long limitBytes;
+    private final int sms;
+    private long used;
+    long peak;
+    int launches;
+    int outOfMemory;
+
+    SimDevice() {
+        this(Long.MAX_VALUE, 4);
+    }
+
+    SimDevice(long limitBytes, int sms) {
+        this.limitBytes = limitBytes;
+        this.sms = sms;
+    }
+
+    private static final class Buf implements Buffer {
+        final Type type;
+        final long count;
+        final float[] f;
+        final int[] i;
+        final double[] d;
+        boolean freed;
+
+        Buf(long count, Type type) {
+            this.type = type;
+            this.count = count;
+            int n = Math.toIntExact(Math.max(1, count));
+            f = type == Type.F32 ? new float[n] : null;
+            i = type == Type.I32 ? new int[n] : null;
+            d = type == Type.F64 ? new double[n] : null;
+            // device memory is not zeroed: fill with garbage so that nothing relies on zeros
+            if (f != null) {
+                java.util.Arrays.fill(f, Float.NaN);
+            }
+            if (i != null) {
+                java.util.Arrays.fill(i, 0x5a5a5a5a);
+            }
+            if (d != null) {
+                java.util.Arrays.fill(d, Double.NaN);
+            }
+        }
+
+        @Override
+        public long count() {
+            return count;
+        }
+
+        @Override
+        public Type type() {
+            return type;
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "simulated device (plain Java)";
+    }
+
+    @Override
+    public int multiprocessors() {
+        return sms;
+    }
+
+    @Override
+    public Buffer alloc(long count, Type type) {
+        long bytes = Math.max(1, count) * type.bytes;
+        if (used + bytes > limitBytes) {
+            outOfMemory++;
+            throw new OutOfMemory("simulated: " + bytes + " bytes with " + used + " of " + limitBytes + " in use");
+        }
+        used += bytes;
+        peak = Math.max(peak, used);
+        return new Buf(count, type);
+    }
+
+    @Override
+    public void free(Buffer b) {
+        Buf buf = (Buf) b;
+        if (buf.freed) {
+            throw new IllegalStateException("double free");
+        }
+        buf.freed = true;
+        used -= Math.max(1, buf.count) * buf.type.bytes;
+    }
+
+    long used() {
+        return used;
+    }
+
+    private static Buf live(Buffer b) {
+        Buf buf = (Buf) b;
+        if (buf.freed) {
+            throw new IllegalStateException("use after free");
+        }
+        return buf;
+    }
+
+    @Override
+    public void upload(Buffer dst, long off, float[] src, int srcOff, int len) {
+        check(dst, off, len);
+        System.arraycopy(src, srcOff, live(dst).f, (int) off, len);
+    }
+
+    @Override
+    public void upload(Buffer dst, long off, int[] src, int srcOff, int len) {
+        check(dst, off, len);
+        System.arraycopy(src, srcOff, live(dst).i, (int) off, len);
+    }
+
+    @Override
+    public void download(Buffer src, long off, float[] dst, int dstOff, int len) {
+        check(src, off, len);
+        System.arraycopy(live(src).f, (int) off, dst, dstOff, len);
+    }
+
+    @Override
+    public void download(Buffer src, long off, int[] dst, int dstOff, int len) {
+        check(src, off, len);
+        System.arraycopy(live(src).i, (int) off, dst, dstOff, len);
+    }
+
+    private static void check(Buffer b, long off, int len) {
+        if (off < 0 || len < 0 || off + len > b.count()) {
+            throw new IndexOutOfBoundsException("copy " + off + "+" + len + " of a buffer of " + b.count());
+        }
+    }
+
+    @Override
+    public void synchronize() {
+    }
+
+    @Override
+    public void close() {
+    }
+
+    // ------------------------------------------------------------------ kernels
+
+    /** A float/int/double view of a pointer argument. */
+    private record P(Buf b, int o) {
+        float f(long i) {
+            return b.f[(int) (o + i)];
+        }
+
+        void f(long i, float v) {
+            b.f[(int) (o + i)] = v;
+        }
+
+        int i(long i) {
+            return b.i[(int) (o + i)];
+        }
+
+        void i(long i, int v) {
+            b.i[(int) (o + i)] = v;
+        }
+
+        double d(long i) {
+            return b.d[(int) (o + i)];
+        }
+
+        void d(long i, double v) {
+            b.d[(int) (o + i)] = v;
+        }
+    }
+
+    private static P p(Object a, Type type) {
+        if (a == null) {
+            return null;
+        }
+        Ptr ptr = (Ptr) a;
+        Buf b = live(ptr.buffer());
+        if (b.type != type) {
+            throw new IllegalArgumentException("pointer to " + b.type + " where " + type + " was expected");
+        }
+        return new P(b, Math.toIntExact(ptr.offset()));
+    }
+
+    private static int in(Object a) {
+        return (Integer) a;
+    }
+
+    @Override
+    public void launch(String kernel, int gx, int gy, int gz, int block, Object... a) {
+        launches++;
+        switch (kernel) {
+            case "hs_embed" -> {
+                P tok = p(a[0], Type.I32), pos = p(a[1], Type.I32), wte = p(a[2], Type.F32), wpe = p(a[3], Type.F32),
+                        h = p(a[4], Type.F32);
+                int n = in(a[5]), d = in(a[6]);
+                for (int r = 0; r < n; r++) {
+                    for (int c = 0; c < d; c++) {
+                        h.f((long) r * d + c, wte.f((long) tok.i(r) * d + c) + wpe.f((long) pos.i(r) * d + c));
+                    }
+                }
+            }
+            case "hs_layernorm" -> {
+                P x = p(a[0], Type.F32), y = p(a[1], Type.F32), w = p(a[2], Type.F32), b = p(a[3], Type.F32);
+                int n = in(a[4]), d = in(a[5]);
+                float eps = (Float) a[6];
+                for (int r = 0; r < n; r++) {
+                    float s = 0f;
+                    for (int i = 0; i < d; i++) {
+                        s += x.f((long) r * d + i);
+                    }
+                    float mean = s / d;
+                    float q = 0f;
+                    for (int i = 0; i < d; i++) {
+                        float c = x.f((long) r * d + i) - mean;
+                        q += c * c;
+                    }
+                    float inv = (float) (1.0 / Math.sqrt(q / d + eps));
+                    for (int i = 0; i < d; i++) {
+                        y.f((long) r * d + i, (x.f((long) r * d + i) - mean) * inv * w.f(i) + b.f(i));
+                    }
+                }
+            }
+            case "hs_attention" -> {
+                P qkv = p(a[0], Type.F32), out = p(a[1], Type.F32), first = p(a[2], Type.I32);
+                int n = in(a[3]), nHead = in(a[4]), hs = in(a[5]), d = in(a[6]);
+                float scale = (float) (1.0 / Math.sqrt(hs));
+                for (int row = 0; row < n; row++) {
+                    int f = first.i(row);
+                    int len = row - f + 1;
+                    for (int head = 0; head < nHead; head++) {
+                        float[] att = new float[len];
+                        float mx = Float.NEGATIVE_INFINITY;
+                        for (int u = 0; u < len; u++) {
+                            float dot = 0f;
+                            for (int j = 0; j < hs; j++) {
+                                dot += qkv.f((long) row * 3 * d + head * hs + j) * qkv.f((long) (f + u) * 3 * d + d + head * hs + j);
+                            }
+                            att[u] = dot * scale;
+                            mx = Math.max(mx, att[u]);
+                        }
+                        float sum = 0f;
+                        for (int u = 0; u < len; u++) {
+                            att[u] = (float) Math.exp(att[u] - mx);
+                            sum += att[u];
+                        }
+                        for (int j = 0; j < hs; j++) {
+                            float o = 0f;
+                            for (int u = 0; u < len; u++) {
+                                o += att[u] / sum * qkv.f((long) (f + u) * 3 * d + 2 * d + head * hs + j);
+                            }
+                            out.f((long) row * d + head * hs + j, o);
+                        }
+                    }
+                }
+            }
+            case "hs_gelu" -> {
+                P x = p(a[0], Type.F32);
+                long n = (Long) a[1];
+                for (long i = 0; i < n; i++) {
+                    double v = x.f(i);
+                    x.f(i, (float) (0.5 * v * (1.0 + Math.tanh(Math.sqrt(2.0 / Math.PI) * (v + 0.044715 * v * v * v)))));
+                }
+            }
+            case "hs_add" -> {
+                P h = p(a[0], Type.F32), x = p(a[1], Type.F32);
+                long n = (Long) a[2];
+                for (long i = 0; i < n; i++) {
+                    h.f(i, h.f(i) + x.f(i));
+                }
+            }
+            case "hs_gather" -> {
+                P h = p(a[0], Type.F32), rows = p(a[1], Type.I32), out = p(a[2], Type.F32);
+                int n = in(a[3]), d = in(a[4]);
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < d; c++) {
+                        out.f((long) i * d + c, h.f((long) rows.i(i) * d + c));
+                    }
+                }
+            }
+            case "hs_sgemm" -> {
+                P A = p(a[0], Type.F32), B = p(a[1], Type.F32), bias = p(a[2], Type.F32), C = p(a[3], Type.F32);
+                int M = in(a[4]), N = in(a[5]), K = in(a[6]), lda = in(a[7]), ldb = in(a[8]), ldc = in(a[9]);
+                boolean transB = in(a[10]) != 0;
+                if (gx != (N + 63) / 64 || gy != (M + 63) / 64 || block != 256) {
+                    throw new IllegalArgumentException("hs_sgemm grid");
+                }
+                for (int m = 0; m < M; m++) {
+                    for (int nn = 0; nn < N; nn++) {
+                        float acc = 0f;
+                        for (int k = 0; k < K; k++) {
+                            float b = transB ? B.f((long) nn * ldb + k) : B.f((long) k * ldb + nn);
+                            acc = Math.fma(A.f((long) m * lda + k), b, acc);
+                        }
+                        C.f((long) m * ldc + nn, bias != null ? acc + bias.f(nn) : acc);
+                    }
+                }
+            }
+            case "hs_ov_center" -> {
+                P wo = p(a[0], Type.F32), src = p(a[1], Type.I32), lnfW = p(a[2], Type.F32), wc = p(a[3], Type.F32),
+                        m = p(a[4], Type.F32);
+                int nr = in(a[5]), d = in(a[6]);
+                for (int r = 0; r < nr; r++) {
+                    long s0 = (long) src.i(r) * d;
+                    float sum = 0f;
+                    for (int i = 0; i < d; i++) {
+                        sum += wo.f(s0 + i);
+                    }
+                    float mean = sum / d;
+                    for (int i = 0; i < d; i++) {
+                        float x = wo.f(s0 + i) - mean;
+                        wc.f((long) r * d + i, x);
+                        m.f((long) r * d + i, x * lnfW.f(i));
+                    }
+                }
+            }
+            case "hs_gram" -> {
+                P wc = p(a[0], Type.F32), gram = p(a[1], Type.F64);
+                int hs = in(a[2]), d = in(a[3]);
+                for (int g = 0; g < gx; g++) {
+                    for (int x = 0; x < hs; x++) {
+                        for (int y = 0; y < hs; y++) {
+                            double s = 0;
+                            for (int i = 0; i < d; i++) {
+                                s += (double) wc.f(((long) g * hs + x) * d + i) * wc.f(((long) g * hs + y) * d + i);
+                            }
+                            gram.d(((long) g * hs + x) * hs + y, s);
+                        }
+                    }
+                }
+            }
+            case "hs_head_scale" -> {
+                P v = p(a[0], Type.F32), cols = p(a[2], Type.I32), gram = p(a[3], Type.F64), u = p(a[4], Type.F32);
+                int ldv = in(a[1]), n = in(a[5]), hs = in(a[6]), d = in(a[7]);
+                float eps = (Float) a[8];
+                for (int g = 0; g < gy; g++) {
+                    for (int i = 0; i < n; i++) {
+                        long vr = (long) i * ldv + cols.i(g);
+                        double sq = 0;
+                        for (int x = 0; x < hs; x++) {
+                            double row = 0;
+                            for (int y = 0; y < hs; y++) {
+                                row += gram.d(((long) g * hs + x) * hs + y) * v.f(vr + y);
+                            }
+                            sq += row * v.f(vr + x);
+                        }
+                        float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
+                        for (int j = 0; j < hs; j++) {
+                            u.f(((long) g * n + i) * hs + j, v.f(vr + j) * inv);
+                        }
+                    }
+                }
+            }
+            case "hs_beta" -> {
+                P wte = p(a[0], Type.F32), b = p(a[1], Type.F32), beta = p(a[2], Type.F32);
+                int V = in(a[3]), d = in(a[4]);
+                for (int t = 0; t < V; t++) {
+                    float s = 0f;
+                    for (int i = 0; i < d; i++) {
+                        s += b.f(i) * wte.f((long) t * d + i);
+                    }
+                    beta.f(t, s);
+                }
+            }
+            case "hs_ov_topk" -> {
+                P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), U = p(a[3], Type.F32), ov = p(a[10], Type.F32),
+                        oi = p(a[11], Type.I32);
+                int ldA = in(a[1]), n = in(a[4]), hs = in(a[5]), V = in(a[6]), k = in(a[7]), splitLen = in(a[8]),
+                        splits = in(a[9]);
+                if (gx != (n + 31) / 32 || gy != splits || block != 256 || splitLen % 64 != 0
+                        || (long) splits * splitLen < V || (long) (splits - 1) * splitLen >= V || ldA % 4 != 0) {
+                    throw new IllegalArgumentException("hs_ov_topk launch: grid " + gx + "," + gy + " n " + n
+                            + " splits " + splits + " x " + splitLen + " V " + V);
+                }
+                for (int g = 0; g < gz; g++) {
+                    for (int row = 0; row < n; row++) {
+                        for (int s = 0; s < splits; s++) {
+                            int[] ids = new int[k];
+                            float[] vals = new float[k];
+                            TopK top = new TopK(1, k, ids, vals);
+                            for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
+                                float acc = beta.f(t);
+                                for (int j = 0; j < hs; j++) {
+                                    acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.f(((long) g * hs + j) * ldA + t), acc);
+                                }
+                                top.offer(0, t, acc);
+                            }
+                            long base = (((long) g * n + row) * splits + s) * k;
+                            for (int q = 0; q < k; q++) {
+                                oi.i(base + q, ids[q]);
+                                ov.f(base + q, vals[q]);
+                            }
+                        }
+                    }
+                }
+            }
+            case "hs_topk_merge" -> {
+                P iv = p(a[0], Type.F32), ii = p(a[1], Type.I32), ov = p(a[5], Type.F32), oi = p(a[6], Type.I32);
+                long rows = (Long) a[2];
+                int splits = in(a[3]), k = in(a[4]);
+                for (long r = 0; r < rows; r++) {
+                    int[] ids = new int[k];
+                    float[] vals = new float[k];
+                    TopK top = new TopK(1, k, ids, vals);
+                    for (int q = 0; q < splits * k; q++) {
+                        int id = ii.i(r * splits * k + q);
+                        if (id >= 0) {
+                            top.offer(0, id, iv.f(r * splits * k + q));
+                        }
+                    }
+                    for (int q = 0; q < k; q++) {
+                        oi.i(r * k + q, ids[q]);
+                        ov.f(r * k + q, vals[q]);
+                    }
+                }
+            }
+            default -> throw new IllegalArgumentException("no kernel " + kernel);
+        }
+    }
+}

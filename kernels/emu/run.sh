@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Compiles kernels/*.cu for the host emulator (cuda_emu.h, no GPU needed) and runs them against
+# plain loops: bash kernels/emu/run.sh. Needs g++ with C++20 (std::barrier).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${TMPDIR:-/tmp}/headsweep-kernel-emu"
+g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+    -o "$out" "$here/test_kernels.cpp"
+"$out"
