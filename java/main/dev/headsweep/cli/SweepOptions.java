@@ -4,7 +4,8 @@ import dev.headsweep.HeadSweep;
 import dev.headsweep.HeadSweepException;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.Progress;
-import dev.headsweep.engine.cpu.CpuBackend;
+import dev.headsweep.engine.Backend;
+import dev.headsweep.engine.Backends;
 import dev.headsweep.engine.cpu.JitWarmUp;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.score.Sweep;
@@ -39,6 +40,11 @@ final class SweepOptions {
             description = "CPU threads. Default: all processors (${sys:headsweep.cores}).")
     Integer threads;
 
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV",
+            description = "auto, cpu or cuda. auto uses a usable NVIDIA GPU that passes a quick self-check, "
+                    + "else the CPU (the line on stderr says which). Default: ${DEFAULT-VALUE}.")
+    String device;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress bar and no timing line on stderr.")
     boolean quiet;
 
@@ -60,36 +66,39 @@ final class SweepOptions {
     SweepResult run(List<HeadId> heads) {
         validate();
         Task t = HeadSweep.task(task);
-        JitWarmUp.startInBackground();
-        Progress progress = ProgressBar.forTerminal(quiet);
-        long t0 = System.nanoTime();
-        Gpt2Weights w = HeadSweep.load(model, progress);
-        long loadNanos = System.nanoTime() - t0;
-        JitWarmUp.await(2000);
-        if (heads != null) {
-            for (HeadId h : heads) {
-                h.checkIn(w.config().nLayer(), w.config().nHead());
+        Backends.Choice choice = Backends.select(device, threads);   // before loading: a bad --device fails fast
+        try (Backend backend = choice.backend()) {
+            JitWarmUp.startInBackground();
+            Progress progress = ProgressBar.forTerminal(quiet);
+            long t0 = System.nanoTime();
+            Gpt2Weights w = HeadSweep.load(model, progress);
+            long loadNanos = System.nanoTime() - t0;
+            JitWarmUp.await(2000);
+            if (heads != null) {
+                for (HeadId h : heads) {
+                    h.checkIn(w.config().nLayer(), w.config().nHead());
+                }
             }
+            Sweep sweep = Sweep.of(w, t).k(k).progress(progress).backend(backend);
+            if (relations != null) {
+                sweep.relations(relations);
+            }
+            if (heads != null) {
+                sweep.heads(heads);
+            }
+            SweepResult r = sweep.run();
+            if (progress instanceof ProgressBar bar) {
+                bar.finish();
+            }
+            if (!quiet) {
+                var tm = r.timings();
+                System.err.println(choice.description());
+                System.err.printf(Locale.ROOT, "%d heads × %d keywords on %s: load %.2f s, block 0 %.2f s, "
+                                + "OV chain + top-k %.2f s, scoring %.3f s%n",
+                        r.heads().size(), r.keywords().size(), backend.describe(), loadNanos / 1e9,
+                        tm.block0Nanos() / 1e9, tm.ovTopKNanos() / 1e9, tm.scoringNanos() / 1e9);
+            }
+            return r;
         }
-        CpuBackend backend = threads == null ? new CpuBackend() : new CpuBackend(threads);
-        Sweep sweep = Sweep.of(w, t).k(k).backend(backend).progress(progress);
-        if (relations != null) {
-            sweep.relations(relations);
-        }
-        if (heads != null) {
-            sweep.heads(heads);
-        }
-        SweepResult r = sweep.run();
-        if (progress instanceof ProgressBar bar) {
-            bar.finish();
-        }
-        if (!quiet) {
-            var tm = r.timings();
-            System.err.printf(Locale.ROOT, "%d heads × %d keywords on %s: load %.2f s, block 0 %.2f s, "
-                            + "OV chain + top-k %.2f s, scoring %.3f s%n",
-                    r.heads().size(), r.keywords().size(), backend.describe(), loadNanos / 1e9,
-                    tm.block0Nanos() / 1e9, tm.ovTopKNanos() / 1e9, tm.scoringNanos() / 1e9);
-        }
-        return r;
     }
 }
