@@ -74,7 +74,18 @@ public final class PlantedCheckpoint {
 
     /** GPT-2 small's shape (12 layers, 12 heads, d 768, vocabulary 50257, 1024 positions). */
     public static GptConfig gpt2SmallShape() {
-        return new GptConfig(12, 12, 768, 50257, 1024, 1e-5);
+        return gpt2Shape("small");
+    }
+
+    /** The shape of GPT-2 {@code small}, {@code medium}, {@code large} or {@code xl}. */
+    public static GptConfig gpt2Shape(String size) {
+        return switch (size) {
+            case "small" -> new GptConfig(12, 12, 768, 50257, 1024, 1e-5);
+            case "medium" -> new GptConfig(24, 16, 1024, 50257, 1024, 1e-5);
+            case "large" -> new GptConfig(36, 20, 1280, 50257, 1024, 1e-5);
+            case "xl" -> new GptConfig(48, 25, 1600, 50257, 1024, 1e-5);
+            default -> throw new IllegalArgumentException("GPT-2 sizes are small, medium, large and xl, not " + size);
+        };
     }
 
     /** The heads the demo plants in GPT-2 small's shape, echoing the published findings. */
