@@ -1,0 +1,102 @@
+// Writes a task as token ids for the peers in bench/peers (which have no GPT-2 tokenizer), using
+// HeadSweep's own resolution (DESIGN.md section 1, step 1 and 4): every prompt's token ids, every
+// keyword's prompt, position and token id, and per relation the target ids of every keyword.
+// Also makes the synthetic tasks of the scaling runs: N one-token prompts.
+//
+//   java -cp target/headsweep.jar bench/tools/ExportTask.java --task numerals --out ids.json
+//   java -cp target/headsweep.jar bench/tools/ExportTask.java --synthetic 10000 --task-out task.json --out ids.json
+//
+// A synthetic task cycles through the vocabulary's "clean" tokens (those that decode to a word,
+// with or without one leading space, that encodes back to that single token), one per prompt, in
+// id order; past about 4·10^4 prompts the words repeat (every prompt is still its own keyword).
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import dev.headsweep.HeadSweep;
+import dev.headsweep.task.Gpt2Tokenizer;
+import dev.headsweep.task.Keyword;
+import dev.headsweep.task.ResolvedTask;
+import dev.headsweep.task.Task;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+public class ExportTask {
+    public static void main(String[] args) throws IOException {
+        String task = null;
+        Integer synthetic = null;
+        Path taskOut = null;
+        Path out = null;
+        List<String> relations = List.of("copy", "next");
+        for (int a = 0; a < args.length; a++) {
+            switch (args[a]) {
+                case "--task" -> task = args[++a];
+                case "--synthetic" -> synthetic = Integer.parseInt(args[++a]);
+                case "--task-out" -> taskOut = Path.of(args[++a]);
+                case "--out" -> out = Path.of(args[++a]);
+                case "--relations" -> relations = List.of(args[++a].split(","));
+                default -> throw new IllegalArgumentException("unknown option " + args[a]);
+            }
+        }
+        if (out == null || (task == null) == (synthetic == null) || (synthetic != null && taskOut == null)) {
+            System.err.println("usage: ExportTask (--task NAME|FILE | --synthetic N --task-out TASK.json) --out IDS.json");
+            System.exit(2);
+        }
+        Gpt2Tokenizer tok = Gpt2Tokenizer.instance();
+        if (synthetic != null) {
+            List<String[]> clean = cleanTokens(tok);
+            List<Object> prompts = new ArrayList<>();
+            for (int i = 0; i < synthetic; i++) {
+                String[] tw = clean.get(i % clean.size());
+                prompts.add(Map.of("text", tw[0], "keywords", List.of(tw[1])));
+            }
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("name", "synthetic-" + synthetic);
+            t.put("prompts", prompts);
+            Files.writeString(taskOut, new Gson().toJson(t));
+            task = taskOut.toString();
+        }
+        Task t = HeadSweep.task(task);
+        ResolvedTask rt = ResolvedTask.resolve(t, relations, tok);
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("task", t.name());
+        o.put("relations", relations);
+        o.put("prompts", rt.promptTokens());
+        List<int[]> kws = new ArrayList<>();
+        for (Keyword kw : rt.keywords()) {
+            kws.add(new int[] {kw.prompt(), kw.position(), kw.tokenId()});
+        }
+        o.put("keywords", kws);
+        Map<String, Object> targets = new LinkedHashMap<>();
+        for (int r = 0; r < relations.size(); r++) {
+            targets.put(relations.get(r), rt.targets(r));
+        }
+        o.put("targets", targets);
+        Files.writeString(out, new GsonBuilder().disableHtmlEscaping().create().toJson(o));
+        System.err.println("exported " + t.name() + ": " + rt.promptTokens().length + " prompts, "
+                + rt.keywords().size() + " keywords -> " + out);
+    }
+
+    /** [prompt text, keyword] of every token that round-trips as a one-token prompt, in id order. */
+    static List<String[]> cleanTokens(Gpt2Tokenizer tok) {
+        List<String[]> out = new ArrayList<>();
+        for (int id = 0; id < tok.vocabSize() - 1; id++) {
+            String s = tok.decode(id);
+            if (s.isEmpty() || s.indexOf('\uFFFD') >= 0) {
+                continue;
+            }
+            String word = s.startsWith(" ") ? s.substring(1) : s;
+            if (word.isEmpty() || !word.equals(word.strip()) || word.chars().anyMatch(Character::isWhitespace)) {
+                continue;
+            }
+            int[] ids = tok.encode(s);
+            if (ids.length == 1 && ids[0] == id) {
+                out.add(new String[] {s, word});
+            }
+        }
+        return out;
+    }
+}
