@@ -87,7 +87,7 @@ class Bench:
         ids = os.path.join(self.work, f"synthetic-{n}.ids.json")
         if not (os.path.exists(t) and os.path.exists(ids)):
             subprocess.run(["java", "-cp", JAR, "bench/tools/ExportTask.java", "--synthetic", str(n),
-                            "--task-out", t, "--out", ids], cwd=ROOT, check=True)
+                            "--task-out", t, "--out", ids, "--model", self.a.model], cwd=ROOT, check=True)
         return t, ids
 
     @staticmethod
@@ -195,15 +195,15 @@ class Bench:
 
 
 def extrapolate(points, n):
-    """Seconds at n keywords from the measured points at or below n: the line through the two
-    largest (slope at least 0), or through the origin and the only one; None without points."""
+    """Seconds at n keywords from the measured points at or below n: the line through the smallest
+    and the largest (the widest baseline, least hurt by noise; slope at least 0), or through the
+    origin and the only one; None without points."""
     below = sorted(p for p in points if p[0] <= n)
     if not below:
         return None
-    if len(below) == 1 or below[-1][0] == below[-2][0]:
-        n2, t2 = below[-1]
+    (n1, t1), (n2, t2) = below[0], below[-1]
+    if n1 == n2:
         return t2 * n / n2
-    (n1, t1), (n2, t2) = below[-2], below[-1]
     return t2 + max(0.0, (t2 - t1) / (n2 - n1)) * (n - n2)
 
 

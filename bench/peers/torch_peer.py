@@ -8,7 +8,8 @@ bench/tools/ExportTask.java (no tokenizer needed), and scores every head's copy/
 
 Methods (--method):
   batched   block 0 once for all prompts, then per head: LN(x; ln_1) -> v -> o = v W_O (d wide)
-            -> LN(o; ln_f) -> logits = . wte^T (n x V, materialized in row chunks) -> torch.topk.
+            -> LN(o; ln_f) -> logits = . wte^T (n x V, materialized in row chunks) -> torch.topk
+            (ties ranked by lower id, as HeadSweep does: see topk_ids).
   factored  the rank-64 factorization of DESIGN.md section 2 in PyTorch: per head
             A_h = W~_O diag(ln_f.w) wte^T, logits = (1/sigma) v A_h + beta, materialized, topk.
   notebook  the published notebook's shape: for each head AND each relation, the whole model runs
@@ -159,6 +160,26 @@ def hits_of(top_ids, tgt):
     return int((top_ids[:, :, None] == tgt[:, None, :]).any(-1).any(-1).sum())
 
 
+def topk_ids(logits, k, margin=16):
+    """torch.topk, with equal values ranked by lower token id first (HeadSweep's tie rule):
+    torch.topk orders ties arbitrarily, and the planted checkpoint has many tokens with exactly
+    equal embeddings (so exactly equal logits in any arithmetic), where arbitrary order would make
+    the scores differ for no numerical reason."""
+    V = logits.shape[1]
+    m = min(V, k + margin)
+    v, i = torch.topk(logits, m, dim=1)
+    si, o = torch.sort(i, dim=1)                       # by id ...
+    sv = torch.gather(v, 1, o)
+    sv, o2 = torch.sort(sv, dim=1, descending=True, stable=True)  # ... then by value, stable
+    ids = torch.gather(si, 1, o2)[:, :k].clone()
+    if m < V:
+        for r in (sv[:, k - 1] == sv[:, m - 1]).nonzero().flatten().tolist():
+            # the tie at the k-th place may go on past the candidates: rank the whole row
+            order = torch.sort(logits[r], descending=True, stable=True).indices  # stable: lower id first
+            ids[r] = order[:k]
+    return ids
+
+
 def row_chunk(n, V, budget_bytes=768 << 20):
     return max(1, min(n, budget_bytes // (4 * V)))
 
@@ -200,7 +221,7 @@ def head_topk_batched(w, cfg, z, l, h, k):
     for s in range(0, n, c):
         y = F.layer_norm(o[s: s + c], (d,), w["ln_f.weight"], w["ln_f.bias"], eps)
         logits = torch.matmul(y, wte_t, out=BUF.get("logits", y.shape[0], wte_t.shape[1]))
-        ids[s: s + c] = torch.topk(logits, k, dim=1).indices
+        ids[s: s + c] = topk_ids(logits, k)
     return ids
 
 
@@ -232,7 +253,7 @@ class Factored:
         for s in range(0, n, c):
             us = u[s: s + c]
             logits = torch.addmm(self.beta, us, a, out=BUF.get("logits", us.shape[0], V))
-            ids[s: s + c] = torch.topk(logits, k, dim=1).indices
+            ids[s: s + c] = topk_ids(logits, k)
         return ids
 
 

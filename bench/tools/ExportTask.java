@@ -4,11 +4,14 @@
 // Also makes the synthetic tasks of the scaling runs: N one-token prompts.
 //
 //   java -cp target/headsweep.jar bench/tools/ExportTask.java --task numerals --out ids.json
-//   java -cp target/headsweep.jar bench/tools/ExportTask.java --synthetic 10000 --task-out task.json --out ids.json
+//   java -cp target/headsweep.jar bench/tools/ExportTask.java --synthetic 10000 --task-out task.json \
+//       --out ids.json [--model DIR]
 //
 // A synthetic task cycles through the vocabulary's "clean" tokens (those that decode to a word,
 // with or without one leading space, that encodes back to that single token), one per prompt, in
-// id order; past about 4·10^4 prompts the words repeat (every prompt is still its own keyword).
+// id order; past their number the words repeat (every prompt is still its own keyword). With
+// --model, words whose token has the same embedding row as another token are left out (exact
+// ties, see withoutTwins).
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.headsweep.HeadSweep;
@@ -31,6 +34,7 @@ public class ExportTask {
         Path taskOut = null;
         Path out = null;
         List<String> relations = List.of("copy", "next");
+        Path model = null;
         for (int a = 0; a < args.length; a++) {
             switch (args[a]) {
                 case "--task" -> task = args[++a];
@@ -38,6 +42,7 @@ public class ExportTask {
                 case "--task-out" -> taskOut = Path.of(args[++a]);
                 case "--out" -> out = Path.of(args[++a]);
                 case "--relations" -> relations = List.of(args[++a].split(","));
+                case "--model" -> model = Path.of(args[++a]);
                 default -> throw new IllegalArgumentException("unknown option " + args[a]);
             }
         }
@@ -48,6 +53,9 @@ public class ExportTask {
         Gpt2Tokenizer tok = Gpt2Tokenizer.instance();
         if (synthetic != null) {
             List<String[]> clean = cleanTokens(tok);
+            if (model != null) {
+                clean = withoutTwins(clean, HeadSweep.load(model).wte(), tok);
+            }
             List<Object> prompts = new ArrayList<>();
             for (int i = 0; i < synthetic; i++) {
                 String[] tw = clean.get(i % clean.size());
@@ -78,6 +86,42 @@ public class ExportTask {
         Files.writeString(out, new GsonBuilder().disableHtmlEscaping().create().toJson(o));
         System.err.println("exported " + t.name() + ": " + rt.promptTokens().length + " prompts, "
                 + rt.keywords().size() + " keywords -> " + out);
+    }
+
+    /**
+     * Drops the words whose token (with or without the leading space) has exactly the same
+     * embedding row as another token: their logits tie exactly with that twin's in every head, so
+     * whether they hit depends on a tie rule (and on each system's rounding), not on the model.
+     * The planted checkpoint has many such rows.
+     */
+    static List<String[]> withoutTwins(List<String[]> words, float[] wte, Gpt2Tokenizer tok) {
+        int vocab = tok.vocabSize();
+        int d = wte.length / vocab;
+        Map<java.nio.FloatBuffer, Integer> count = new java.util.HashMap<>();
+        java.nio.FloatBuffer[] rows = new java.nio.FloatBuffer[vocab];
+        for (int t = 0; t < vocab; t++) {
+            rows[t] = java.nio.FloatBuffer.wrap(wte, t * d, d).slice();
+            count.merge(rows[t], 1, Integer::sum);
+        }
+        List<String[]> out = new ArrayList<>();
+        int dropped = 0;
+        for (String[] w : words) {
+            boolean twin = false;
+            for (String form : new String[] {w[1], " " + w[1]}) {
+                var id = tok.singleToken(form);
+                if (id.isPresent() && count.get(rows[id.getAsInt()]) > 1) {
+                    twin = true;
+                }
+            }
+            if (twin) {
+                dropped++;
+            } else {
+                out.add(w);
+            }
+        }
+        System.err.println("synthetic task: " + dropped + " of " + words.size()
+                + " words left out (a token's embedding equals another token's)");
+        return out;
     }
 
     /** [prompt text, keyword] of every token that round-trips as a one-token prompt, in id order. */
