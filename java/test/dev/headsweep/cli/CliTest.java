@@ -110,6 +110,25 @@ class CliTest {
     }
 
     @Test
+    void cacheWithoutAFolderUsesTheDefault() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("XDG_CACHE_HOME") == null,
+                "XDG_CACHE_HOME is set; the default folder is under it");
+        String home = System.getProperty("user.home");
+        System.setProperty("user.home", work.toString());
+        try {
+            CliRun run = CliRun.of("sweep", "--model", model.toString(), "--cache", "--format", "csv");
+            assertEquals(0, run.exit(), run::toString);
+            Path dir = work.resolve(".cache").resolve("headsweep");
+            assertTrue(run.err().contains("A_h cache written: " + dir), run::toString);
+            try (var files = Files.list(dir)) {
+                assertEquals(1, files.count());
+            }
+        } finally {
+            System.setProperty("user.home", home);
+        }
+    }
+
+    @Test
     void headShowsTopTokensAndHits() {
         CliRun run = CliRun.of("head", "1.0", "--model", model.toString(), "-q");
         assertEquals(0, run.exit(), run::toString);
