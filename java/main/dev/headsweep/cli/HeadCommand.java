@@ -22,13 +22,16 @@ final class HeadCommand implements Callable<Integer> {
     @Mixin
     SweepOptions options;
 
+    @Mixin
+    CacheOption cache;
+
     @Option(names = "--out", paramLabel = "FILE", description = "Write to FILE (atomically) instead of stdout.")
     Path out;
 
     @Override
     public Integer call() {
         HeadId id = HeadId.parse(head);
-        SweepResult r = options.run(List.of(id));
+        SweepResult r = cache.around(options.quiet, () -> options.run(List.of(id)));
         Output.emit(HeadReport.text(r, id), out);
         return 0;
     }

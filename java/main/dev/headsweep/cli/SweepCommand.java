@@ -17,10 +17,14 @@ import picocli.CommandLine.Option;
         footer = {"", "Examples:",
             "  headsweep sweep --model gpt2 --task numerals",
             "  headsweep sweep --model gpt2-medium --task months --relations copy,next,prev --format json --out months.json",
-            "  headsweep sweep --model models/my-gpt2 --task my-task.json --k 10 --min 0"})
+            "  headsweep sweep --model models/my-gpt2 --task my-task.json --k 10 --min 0",
+            "  headsweep sweep --model gpt2 --task numerals --cache        # A_h kept in ~/.cache/headsweep"})
 final class SweepCommand implements Callable<Integer> {
     @Mixin
     SweepOptions options;
+
+    @Mixin
+    CacheOption cache;
 
     @Option(names = "--min", defaultValue = "1", paramLabel = "PCT",
             description = "Table only: hide heads below PCT percent in every relation (CSV and JSON list all). "
@@ -39,7 +43,7 @@ final class SweepCommand implements Callable<Integer> {
         if (Double.isNaN(min)) {
             throw new HeadSweepException("--min must be a number of percent");
         }
-        SweepResult r = options.run(null);
+        SweepResult r = cache.around(options.quiet, () -> options.run(null));
         String text = switch (format) {
             case table -> ScoreReport.table(r, min);
             case csv -> ScoreReport.csv(r);

@@ -20,6 +20,9 @@ final class TokensCommand implements Callable<Integer> {
     @Mixin
     SweepOptions options;
 
+    @Mixin
+    CacheOption cache;
+
     @Option(names = "--heads", split = ",", paramLabel = "L.H",
             description = "Heads to show, comma-separated (e.g. 9.1,7.10). Default: all.")
     List<String> heads;
@@ -37,7 +40,7 @@ final class TokensCommand implements Callable<Integer> {
             throw new HeadSweepException("tokens writes table or csv, not json");
         }
         List<HeadId> ids = heads == null ? null : heads.stream().map(HeadId::parse).toList();
-        SweepResult r = options.run(ids);
+        SweepResult r = cache.around(options.quiet, () -> options.run(ids));
         String text = format == Format.csv ? TokenReport.csv(r, r.heads()) : TokenReport.table(r, r.heads());
         Output.emit(text, out);
         return 0;

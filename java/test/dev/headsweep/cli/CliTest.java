@@ -86,6 +86,49 @@ class CliTest {
     }
 
     @Test
+    void cacheIsWrittenThenReadAndGivesTheSameOutput() throws IOException {
+        Path cache = work.resolve("cache");
+        CliRun cold = CliRun.of("sweep", "--model", model.toString(), "--format", "csv", "-q");
+        CliRun first = CliRun.of("sweep", "--model", model.toString(), "--format", "csv", "--cache", cache.toString());
+        assertEquals(0, first.exit(), first::toString);
+        assertEquals(cold.out(), first.out());
+        assertTrue(first.err().contains("headsweep: A_h cache written: " + cache), first::toString);
+        assertTrue(first.err().contains("(51.5 MB, 4 heads"), first::toString);
+        CliRun second = CliRun.of("sweep", "--model", model.toString(), "--format", "csv", "--cache=" + cache);
+        assertEquals(0, second.exit(), second::toString);
+        assertEquals(cold.out(), second.out());
+        assertTrue(second.err().contains("headsweep: A_h cache hit: " + cache), second::toString);
+        CliRun quiet = CliRun.of("head", "1.0", "--cache", cache.toString(), "--model", model.toString(), "-q");
+        assertEquals(0, quiet.exit(), quiet::toString);
+        assertEquals("", quiet.err(), "a hit says nothing under -q");
+        CliRun tokens = CliRun.of("tokens", "--model", model.toString(), "--heads", "1.1", "--cache=" + cache, "-q");
+        assertEquals(CliRun.of("tokens", "--model", model.toString(), "--heads", "1.1", "-q").out(), tokens.out());
+        try (var files = Files.list(cache)) {
+            assertEquals(1, files.count());
+        }
+        assertEquals(null, System.getProperty(dev.headsweep.engine.cpu.AhCache.PROPERTY), "the property is restored");
+    }
+
+    @Test
+    void cacheWithoutAFolderUsesTheDefault() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("XDG_CACHE_HOME") == null,
+                "XDG_CACHE_HOME is set; the default folder is under it");
+        String home = System.getProperty("user.home");
+        System.setProperty("user.home", work.toString());
+        try {
+            CliRun run = CliRun.of("sweep", "--model", model.toString(), "--cache", "--format", "csv");
+            assertEquals(0, run.exit(), run::toString);
+            Path dir = work.resolve(".cache").resolve("headsweep");
+            assertTrue(run.err().contains("A_h cache written: " + dir), run::toString);
+            try (var files = Files.list(dir)) {
+                assertEquals(1, files.count());
+            }
+        } finally {
+            System.setProperty("user.home", home);
+        }
+    }
+
+    @Test
     void headShowsTopTokensAndHits() {
         CliRun run = CliRun.of("head", "1.0", "--model", model.toString(), "-q");
         assertEquals(0, run.exit(), run::toString);

@@ -18,12 +18,24 @@ import java.util.function.Supplier;
  * The reference backend: runs everywhere, on all cores. The OV chain uses the rank-64
  * factorization of DESIGN.md section 2 with a fused top-k ({@link FactoredTopK}), one head per
  * task, heads spread over a fixed pool of threads.
+ *
+ * <p>With an {@link AhCache}, the heads' vocabulary projections {@code A_h} are read from the
+ * cache when it holds the model (stage 1 skipped), and written to it by a run that computes them
+ * (all heads, also those the run does not score). The constructors without a cache argument use
+ * the cache that the system property {@value AhCache#PROPERTY} names, if set.
  */
 public final class CpuBackend implements Backend {
     private final int threads;
     private final Supplier<FactoredTopK> kernels;
+    private final AhCache cache;
     private Gpt2Weights preparedFor;
     private FactoredTopK.Prepared prepared;
+    private Gpt2Weights biasFor;
+    private FactoredTopK.Prepared bias;
+    private Gpt2Weights keyFor;
+    private AhCache.Key key;
+    private Gpt2Weights entryFor;
+    private AhCache.Entry entry;
 
     /** A backend on all available processors. */
     public CpuBackend() {
@@ -39,11 +51,25 @@ public final class CpuBackend implements Backend {
      * {@link FactoredTopK#plain()} to test or measure the plain-Java path beside the Vector API one.
      */
     public CpuBackend(int threads, Supplier<FactoredTopK> kernels) {
+        this(threads, kernels, AhCache.fromSystemProperties().orElse(null));
+    }
+
+    /**
+     * As {@link #CpuBackend(int, Supplier)}, with the {@code A_h} cache {@code cache} ({@code null}:
+     * none, whatever the system property says).
+     */
+    public CpuBackend(int threads, Supplier<FactoredTopK> kernels, AhCache cache) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
         this.threads = threads;
         this.kernels = kernels;
+        this.cache = cache;
+    }
+
+    /** The {@code A_h} cache this backend uses, or null. */
+    public AhCache cache() {
+        return cache;
     }
 
     @Override
@@ -72,7 +98,29 @@ public final class CpuBackend implements Backend {
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
         float eps = (float) cfg.layerNormEps();
-        FactoredTopK.Prepared prep = prepare(w);
+        // With a cache: read A_h from it when it holds the model, else compute and write it.
+        AhCache.Entry cached = null;
+        AhCache.Writer writer = null;
+        if (cache != null) {
+            cached = cachedEntry(w);
+            if (cached == null) {
+                writer = cache.create(w, key(w)).orElse(null);
+            }
+        }
+        final AhCache.Entry fromCache = cached;
+        final AhCache.Writer toCache = writer;
+        FactoredTopK.Prepared prep = fromCache != null ? prepareBias(w) : prepare(w);
+        List<HeadId> others = new ArrayList<>();
+        if (toCache != null) {
+            var asked = new java.util.HashSet<>(heads);
+            for (int l = 0; l < cfg.nLayer(); l++) {
+                for (int h = 0; h < cfg.nHead(); h++) {
+                    if (!asked.contains(new HeadId(l, h))) {
+                        others.add(new HeadId(l, h));
+                    }
+                }
+            }
+        }
 
         int[][] ids = new int[heads.size()][];
         float[][] vals = new float[heads.size()][];
@@ -87,6 +135,10 @@ public final class CpuBackend implements Backend {
         AtomicInteger done = new AtomicInteger();
         progress.update("heads", 0, heads.size());
         ThreadLocal<FactoredTopK> perThread = ThreadLocal.withInitial(kernels);
+        ThreadLocal<AhCache.HeadBuffer> buffers = ThreadLocal.withInitial(
+                () -> toCache == null ? null : toCache.buffer());
+        AtomicInteger othersDone = new AtomicInteger();
+        boolean committed = false;
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "headsweep-cpu");
             t.setDaemon(true);
@@ -101,14 +153,41 @@ public final class CpuBackend implements Backend {
                     OvFactors f = OvFactors.of(w, head, zByLayer[head.layer()], n);
                     int[] hid = new int[n * k];
                     float[] hval = new float[n * k];
-                    perThread.get().run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                    FactoredTopK kernel = perThread.get();
+                    if (fromCache != null) {
+                        kernel.run(prep, fromCache.head(head), hs, f.u(), n, k, hid, hval);
+                    } else if (toCache != null && !toCache.failed()) {
+                        AhCache.HeadBuffer b = buffers.get();
+                        b.reset();
+                        kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval, b);
+                        toCache.put(head, b);
+                    } else {
+                        kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                    }
                     ids[hi] = hid;
                     vals[hi] = hval;
                     progress.update("heads", done.incrementAndGet(), heads.size());
                 }));
             }
+            for (HeadId head : others) {
+                // Heads this run does not score: stage 1 alone, to complete the cache entry.
+                jobs.add(pool.submit(() -> {
+                    if (toCache.failed()) {
+                        return;
+                    }
+                    AhCache.HeadBuffer b = buffers.get();
+                    b.reset();
+                    perThread.get().computeA(prep, OvFactors.m(w, head), hs, b);
+                    toCache.put(head, b);
+                    progress.update("A_h cache", othersDone.incrementAndGet(), others.size());
+                }));
+            }
             for (Future<?> job : jobs) {
                 job.get();
+            }
+            if (toCache != null) {
+                toCache.commit();
+                committed = true;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -120,8 +199,39 @@ public final class CpuBackend implements Backend {
             throw new IllegalStateException(e.getCause());
         } finally {
             pool.shutdownNow();
+            if (toCache != null && !committed) {
+                toCache.abort();
+            }
         }
         return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+    }
+
+    /** The content key of the weights; computed once per weights. */
+    private synchronized AhCache.Key key(Gpt2Weights w) {
+        if (keyFor != w) {
+            key = AhCache.key(w, threads);
+            keyFor = w;
+        }
+        return key;
+    }
+
+    /** The verified cache entry of the weights, or null; kept once found. */
+    private synchronized AhCache.Entry cachedEntry(Gpt2Weights w) {
+        if (entryFor != w) {
+            entry = cache.open(w, key(w), threads).orElse(null);
+            entryFor = entry == null ? null : w;
+        }
+        return entry;
+    }
+
+    /** The bias-only preparation for runs from the cache; kept for the last weights seen. */
+    private synchronized FactoredTopK.Prepared prepareBias(Gpt2Weights w) {
+        if (biasFor != w) {
+            var cfg = w.config();
+            bias = FactoredTopK.prepareBias(cfg.vocabSize(), cfg.nEmbd(), OvFactors.beta(w));
+            biasFor = w;
+        }
+        return bias;
     }
 
     /** The shared, read-only preparation of the unembedding; kept for the last weights seen. */

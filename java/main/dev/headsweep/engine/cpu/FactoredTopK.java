@@ -41,7 +41,39 @@ public final class FactoredTopK {
     interface Kernel {
         void run(Prepared p, float[] M, int r, float[] U, int n, int k, int[] ids, float[] vals);
 
+        /**
+         * The general form: A comes from stage 1 ({@code M} and the prepared E) when {@code src} is
+         * null, else from {@code src} (stage 1 skipped, {@code M} unused); each tile of A is handed to
+         * {@code sink} when it is not null; the top-k (stage 2) runs when {@code n > 0}.
+         */
+        void run(Prepared p, float[] M, ATileSource src, int r, float[] U, int n, int k, int[] ids, float[] vals,
+                ATileSink sink);
+
         String name();
+    }
+
+    /**
+     * A precomputed {@code A = M·Eᵀ} (r × V) of one head, handed out tile by tile, e.g. from the
+     * {@link AhCache}. Implementations must allow concurrent reads of different heads (one reader
+     * per head).
+     */
+    public interface ATileSource {
+        /**
+         * Copies tokens {@code t0 .. t0+len} of A, token-major:
+         * {@code dst[q·ld + j] = A[j][t0 + q]} for {@code q < len}, {@code j < r}. Entries of
+         * {@code dst} at {@code j >= r} may be left as they are.
+         */
+        void read(int t0, int len, float[] dst, int ld);
+    }
+
+    /** Receives the tiles of a head's A as a kernel computes them. */
+    public interface ATileSink {
+        /**
+         * Tokens {@code t0 .. t0+len} of A, token-major: {@code A[j][t0 + q] = src[q·ld + j]} for
+         * {@code q < len}, {@code j < r}. Tiles arrive in increasing {@code t0} and cover
+         * {@code 0 .. V} exactly once. {@code src} is scratch: copy what you keep.
+         */
+        void write(int t0, int len, float[] src, int ld);
     }
 
     /** Tokens interleaved per block of the packed embedding (the micro-kernels' token count). */
@@ -69,6 +101,14 @@ public final class FactoredTopK {
         /** V, the number of tokens. */
         public int vocabSize() {
             return V;
+        }
+
+        /**
+         * Whether this preparation holds the embeddings (from {@link #prepare}); one from
+         * {@link #prepareBias} only serves runs that read a precomputed A.
+         */
+        public boolean hasEmbeddings() {
+            return Ep != null;
         }
 
         /** d, the model width. */
@@ -173,6 +213,29 @@ public final class FactoredTopK {
     }
 
     /**
+     * The preparation for runs that read a precomputed A only ({@link #run(Prepared, ATileSource,
+     * int, float[], int, int, int[], float[])}): the bias, without the embeddings (no copy of E).
+     *
+     * @param V    number of tokens
+     * @param d    model width (for reports; not used by the cached runs)
+     * @param beta per-token bias, length V; {@code null} means zeros
+     */
+    public static Prepared prepareBias(int V, int d, float[] beta) {
+        if (V < 1 || d < 1) {
+            throw new IllegalArgumentException("V=" + V + ", d=" + d);
+        }
+        if (beta != null && beta.length < V) {
+            throw new IllegalArgumentException("beta has " + beta.length + " floats, needs V=" + V);
+        }
+        int vPad = (V + PACK - 1) / PACK * PACK;
+        float[] b = new float[vPad];
+        if (beta != null) {
+            System.arraycopy(beta, 0, b, 0, V);
+        }
+        return new Prepared(null, V, d, b);
+    }
+
+    /**
      * Computes the top-k tokens of each of the n rows of one head.
      *
      * @param p    the shared preparation
@@ -185,8 +248,94 @@ public final class FactoredTopK {
      * @param vals output, at least n·k; the logits of {@code ids}
      */
     public void run(Prepared p, float[] M, int r, float[] U, int n, int k, int[] ids, float[] vals) {
+        checkM(p, M, r);
+        checkRows(p, r, U, n, k, ids, vals);
+        if (n == 0) {
+            return;
+        }
+        kernel.run(p, M, r, U, n, k, ids, vals);
+    }
+
+    /**
+     * As {@link #run(Prepared, float[], int, float[], int, int, int[], float[])}, and hands every
+     * tile of the head's {@code A = M·Eᵀ} to {@code sink} as it is computed (to fill the
+     * {@link AhCache} during a cold sweep at no extra arithmetic). With {@code n == 0} only A is
+     * computed. Same top-k, bit for bit.
+     */
+    public void run(Prepared p, float[] M, int r, float[] U, int n, int k, int[] ids, float[] vals,
+            ATileSink sink) {
+        checkM(p, M, r);
+        checkRows(p, r, U, n, k, ids, vals);
+        Objects.requireNonNull(sink, "sink");
+        kernel.run(p, M, null, r, U, n, k, ids, vals, sink);
+    }
+
+    /**
+     * Computes the top-k tokens of each of the n rows of one head from a precomputed
+     * {@code A = M·Eᵀ} (r × V): stage 1 is skipped. {@code p} may come from {@link #prepareBias}.
+     * Same output and tie rule as the run from {@code M}; with the A that this implementation's
+     * stage 1 computes (e.g. through a sink), the same bits.
+     */
+    public void run(Prepared p, ATileSource a, int r, float[] U, int n, int k, int[] ids, float[] vals) {
+        Objects.requireNonNull(p, "prepared");
+        Objects.requireNonNull(a, "A source");
+        checkRows(p, r, U, n, k, ids, vals);
+        if (n == 0) {
+            return;
+        }
+        kernel.run(p, null, a, r, U, n, k, ids, vals, null);
+    }
+
+    /** Computes only the head's {@code A = M·Eᵀ}, tile by tile into {@code sink} (stage 1 alone). */
+    public void computeA(Prepared p, float[] M, int r, ATileSink sink) {
+        checkM(p, M, r);
+        Objects.requireNonNull(sink, "sink");
+        kernel.run(p, M, null, r, new float[0], 0, 1, new int[0], new float[0], sink);
+    }
+
+    /** The head's {@code A = M·Eᵀ} as one token-major array ({@code A[j][t]} at {@code t·r + j}); for tests and tools. */
+    public float[] computeA(Prepared p, float[] M, int r) {
+        checkM(p, M, r);
+        long size = (long) p.V * r;
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("V*r too large: " + size);
+        }
+        float[] a = new float[(int) size];
+        computeA(p, M, r, (t0, len, src, ld) -> {
+            for (int q = 0; q < len; q++) {
+                System.arraycopy(src, q * ld, a, (t0 + q) * r, r);
+            }
+        });
+        return a;
+    }
+
+    /** A source over a token-major array ({@code A[j][t]} at {@code t·r + j}), as {@link #computeA(Prepared, float[], int)} returns. */
+    public static ATileSource source(float[] a, int r) {
+        Objects.requireNonNull(a, "A");
+        return (t0, len, dst, ld) -> {
+            if (ld == r) {
+                System.arraycopy(a, t0 * r, dst, 0, len * r);
+            } else {
+                for (int q = 0; q < len; q++) {
+                    System.arraycopy(a, (t0 + q) * r, dst, q * ld, r);
+                }
+            }
+        };
+    }
+
+    private static void checkM(Prepared p, float[] M, int r) {
         Objects.requireNonNull(p, "prepared");
         Objects.requireNonNull(M, "M");
+        if (p.Ep == null) {
+            throw new IllegalArgumentException("this preparation has no embeddings (prepareBias): "
+                    + "it only serves runs from a precomputed A");
+        }
+        if (r >= 1 && M.length < (long) r * p.d) {
+            throw new IllegalArgumentException("M has " + M.length + " floats, needs r*d=" + (long) r * p.d);
+        }
+    }
+
+    private static void checkRows(Prepared p, int r, float[] U, int n, int k, int[] ids, float[] vals) {
         Objects.requireNonNull(U, "U");
         Objects.requireNonNull(ids, "ids");
         Objects.requireNonNull(vals, "vals");
@@ -196,9 +345,6 @@ public final class FactoredTopK {
         if (k < 1 || k > p.V) {
             throw new IllegalArgumentException("k=" + k + " must be in 1.." + p.V);
         }
-        if (M.length < (long) r * p.d) {
-            throw new IllegalArgumentException("M has " + M.length + " floats, needs r*d=" + (long) r * p.d);
-        }
         if (U.length < (long) n * r) {
             throw new IllegalArgumentException("U has " + U.length + " floats, needs n*r=" + (long) n * r);
         }
@@ -206,10 +352,6 @@ public final class FactoredTopK {
         if (ids.length < out || vals.length < out) {
             throw new IllegalArgumentException("ids/vals need n*k=" + out + " entries");
         }
-        if (n == 0) {
-            return;
-        }
-        kernel.run(p, M, r, U, n, k, ids, vals);
     }
 
     /** Floating-point operations of one head: 2·r·d·V + 2·n·r·V. */

@@ -27,19 +27,7 @@ public record OvFactors(float[] m, float[] u) {
         int col = head.head() * hs;
 
         float[] v = MatMul.xw(z, n, d, lay.wv(), d, col, hs, lay.bv());
-
-        float[] wo = new float[hs * d];
-        System.arraycopy(lay.wo(), col * d, wo, 0, hs * d);
-        for (int j = 0; j < hs; j++) {
-            float sum = 0f;
-            for (int i = 0; i < d; i++) {
-                sum += wo[j * d + i];
-            }
-            float mean = sum / d;
-            for (int i = 0; i < d; i++) {
-                wo[j * d + i] -= mean;
-            }
-        }
+        float[] wo = centredWo(w, head);
 
         // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
         double[] gram = new double[hs * hs];
@@ -69,13 +57,50 @@ public record OvFactors(float[] m, float[] u) {
             }
         }
 
+        scaleByLnf(w, wo);
+        return new OvFactors(wo, u);
+    }
+
+    /**
+     * The head's {@code M = W̃_O·diag(ln_f.w)} alone ({@code [hs, d]}), bit for bit the {@link #m()}
+     * of {@link #of}: what {@code A_h = M·wteᵀ} is computed from (to fill the {@link AhCache} for
+     * heads a run does not score).
+     */
+    public static float[] m(Gpt2Weights w, HeadId head) {
+        float[] wo = centredWo(w, head);
+        scaleByLnf(w, wo);
+        return wo;
+    }
+
+    /** The head's rows of {@code c_proj}, each with its mean removed: {@code W̃_O}, {@code [hs, d]}. */
+    private static float[] centredWo(Gpt2Weights w, HeadId head) {
+        int d = w.config().nEmbd();
+        int hs = w.config().headSize();
+        int col = head.head() * hs;
+        float[] wo = new float[hs * d];
+        System.arraycopy(w.layer(head.layer()).wo(), col * d, wo, 0, hs * d);
+        for (int j = 0; j < hs; j++) {
+            float sum = 0f;
+            for (int i = 0; i < d; i++) {
+                sum += wo[j * d + i];
+            }
+            float mean = sum / d;
+            for (int i = 0; i < d; i++) {
+                wo[j * d + i] -= mean;
+            }
+        }
+        return wo;
+    }
+
+    private static void scaleByLnf(Gpt2Weights w, float[] wo) {
+        int d = w.config().nEmbd();
+        int hs = w.config().headSize();
         float[] lnfW = w.lnfW();
         for (int j = 0; j < hs; j++) {
             for (int i = 0; i < d; i++) {
                 wo[j * d + i] *= lnfW[i];
             }
         }
-        return new OvFactors(wo, u);
     }
 
     /** {@code β = ln_f.b · wteᵀ}: the part of every head's logits that does not depend on the head. */

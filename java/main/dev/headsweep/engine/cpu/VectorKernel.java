@@ -25,6 +25,10 @@ import jdk.incubator.vector.VectorSpecies;
  * </ul>
  * Rows of M/U that do not fill a panel use 1-vector panels and the 4×1 kernels; the padding
  * tokens of a short last block (zero rows of the packed E) are computed and ignored.
+ *
+ * <p>With a precomputed A ({@link FactoredTopK.ATileSource}, e.g. the {@link AhCache}) stage 1 is
+ * skipped: each tile is copied into the At scratch, whose layout it already has (token-major), and
+ * stage 2 runs unchanged. A sink receives the At tiles as stage 1 leaves them.
  */
 final class VectorKernel implements FactoredTopK.Kernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -89,16 +93,24 @@ final class VectorKernel implements FactoredTopK.Kernel {
     @Override
     public void run(FactoredTopK.Prepared p, float[] M, int r, float[] U, int n, int k,
             int[] ids, float[] vals) {
+        run(p, M, null, r, U, n, k, ids, vals, null);
+    }
+
+    @Override
+    public void run(FactoredTopK.Prepared p, float[] M, FactoredTopK.ATileSource src, int r, float[] U,
+            int n, int k, int[] ids, float[] vals, FactoredTopK.ATileSink sink) {
         final int V = p.V;
         final int d = p.d;
         final float[] Ep = p.Ep;
         final float[] beta = p.beta;
         final int rPad = roundUp(r, L);
         final int nPad = roundUp(n, L);
-        mt = ensure(mt, (long) rPad * d);
         ut = ensure(ut, (long) nPad * r);
         at = ensure(at, (long) TILE * rPad);
-        pack(M, r, d, mt);
+        if (src == null) {
+            mt = ensure(mt, (long) rPad * d);
+            pack(M, r, d, mt);
+        }
         pack(U, n, r, ut);
         final float[] mt = this.mt;
         final float[] ut = this.ut;
@@ -114,17 +126,30 @@ final class VectorKernel implements FactoredTopK.Kernel {
 
         for (int t0 = 0; t0 < V; t0 += TILE) {
             final int len = Math.min(TILE, V - t0);
-            // Stage 1: the At tile, At[b][0..rPad) for b < len rounded up to MR (the packed E and
-            // beta have zero rows up to a multiple of MR).
-            for (int b = 0; b < len; b += MR) {
-                final int ep = (t0 + b) * d;
-                final int ao = b * rPad;
-                for (int q = 0; q < rFull; q++) {
-                    k1x4(Ep, ep, d, mt, q * d * W, at, ao + q * W, rPad);
+            if (src == null) {
+                // Stage 1: the At tile, At[b][0..rPad) for b < len rounded up to MR (the packed E and
+                // beta have zero rows up to a multiple of MR).
+                for (int b = 0; b < len; b += MR) {
+                    final int ep = (t0 + b) * d;
+                    final int ao = b * rPad;
+                    for (int q = 0; q < rFull; q++) {
+                        k1x4(Ep, ep, d, mt, q * d * W, at, ao + q * W, rPad);
+                    }
+                    for (int q = 0; q < rRem; q++) {
+                        k1x1(Ep, ep, d, mt, rFull * d * W + q * d * L, at, ao + rFull * W + q * L, rPad);
+                    }
                 }
-                for (int q = 0; q < rRem; q++) {
-                    k1x1(Ep, ep, d, mt, rFull * d * W + q * d * L, at, ao + rFull * W + q * L, rPad);
-                }
+            } else {
+                // A precomputed tile; the rows of the last block's padding tokens are zeroed (their
+                // logits are computed and ignored, as with the zero rows of the packed E).
+                src.read(t0, len, at, rPad);
+                java.util.Arrays.fill(at, len * rPad, roundUp(len, MR) * rPad, 0f);
+            }
+            if (sink != null) {
+                sink.write(t0, len, at, rPad);
+            }
+            if (n == 0) {
+                continue;
             }
             // Stage 2: logits of the tile, panel by panel of keyword rows, folded into the top-k.
             for (int q = 0; q < nFull + nRem; q++) {

@@ -186,6 +186,99 @@ class FactoredTopKTest {
         runAndCheck(f, new Case(400, 96, 64, 70, 5, 52, true), 0);
     }
 
+    /**
+     * The run from a precomputed A (the cache's path, stage 1 skipped) and the run that hands its A
+     * tiles to a sink give the run from M's top-k: identical ids, and values within fp32 rounding
+     * (bitwise equal when A comes from the same implementation); and both agree with the reference.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("impls")
+    void precomputedAGivesTheSameTopK(String name, Supplier<FactoredTopK> impl) {
+        FactoredTopK f = impl.get();
+        List<Case> cases = new ArrayList<>(grid(false, 3000));
+        cases.add(new Case(1031, 40, 16, 130, 5, 8, false));
+        cases.add(new Case(700, 33, 64, 3, 300, 6, true));
+        cases.add(new Case(1100, 17, 7, 3, 600, 10, true));
+        for (Case c : cases) {
+            FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+            FactoredTopK.Prepared bias = FactoredTopK.prepareBias(c.V, c.d, c.beta);
+            int nk = c.n * c.k;
+            int[] ids = new int[nk];
+            float[] vals = new float[nk];
+            f.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+
+            // The fused run with a sink: same top-k, and the tiles cover A exactly once, in order.
+            float[] fromSink = new float[c.V * c.r];
+            int[] next = {0};
+            int[] sinkIds = new int[nk];
+            float[] sinkVals = new float[nk];
+            f.run(p, c.M, c.r, c.U, c.n, c.k, sinkIds, sinkVals, (t0, len, src, ld) -> {
+                assertEquals(next[0], t0, c + ": tiles in order");
+                next[0] += len;
+                for (int q = 0; q < len; q++) {
+                    System.arraycopy(src, q * ld, fromSink, (t0 + q) * c.r, c.r);
+                }
+            });
+            assertEquals(c.V, next[0], c + ": tiles cover V");
+            assertTrue(Arrays.equals(ids, sinkIds), c + ": sink run ids");
+            assertTrue(Arrays.equals(vals, sinkVals), c + ": sink run values");
+
+            float[] a = f.computeA(p, c.M, c.r);
+            assertTrue(Arrays.equals(a, fromSink), c + ": computeA equals the sink's tiles");
+            for (FactoredTopK.Prepared prep : List.of(p, bias)) {
+                int[] cIds = new int[nk];
+                float[] cVals = new float[nk];
+                f.run(prep, FactoredTopK.source(a, c.r), c.r, c.U, c.n, c.k, cIds, cVals);
+                assertTrue(Arrays.equals(ids, cIds), () -> name + " " + c + ": cached ids differ");
+                assertTrue(Arrays.equals(vals, cVals), () -> name + " " + c + ": cached values differ");
+            }
+            float[] logits = ReferenceTopK.logits(c.E, c.V, c.d, c.beta, c.M, c.r, c.U, c.n);
+            int[] cIds = new int[nk];
+            float[] cVals = new float[nk];
+            f.run(bias, FactoredTopK.source(a, c.r), c.r, c.U, c.n, c.k, cIds, cVals);
+            String problem = TopKAgreement.checkAll(logits, c.n, c.V, c.k, cIds, cVals, 1e-5);
+            assertNull(problem, () -> name + " cached " + c + ": " + problem);
+        }
+    }
+
+    /** A from one implementation read by the other: ids identical, values within fp32 rounding. */
+    @Test
+    void precomputedAFromTheOtherImplementation() {
+        for (Case c : List.of(new Case(2000, 96, 64, 70, 5, 90, false), new Case(999, 64, 64, 100, 10, 77, true))) {
+            FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+            FactoredTopK.Prepared bias = FactoredTopK.prepareBias(c.V, c.d, c.beta);
+            float[] fromVector = FactoredTopK.vector().computeA(p, c.M, c.r);
+            float[] fromPlain = FactoredTopK.plain().computeA(p, c.M, c.r);
+            int nk = c.n * c.k;
+            for (FactoredTopK f : List.of(FactoredTopK.plain(), FactoredTopK.vector())) {
+                int[] ids = new int[nk];
+                float[] vals = new float[nk];
+                f.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+                for (float[] a : List.of(fromVector, fromPlain)) {
+                    int[] cIds = new int[nk];
+                    float[] cVals = new float[nk];
+                    f.run(bias, FactoredTopK.source(a, c.r), c.r, c.U, c.n, c.k, cIds, cVals);
+                    assertTrue(Arrays.equals(ids, cIds), f.name() + " " + c);
+                    for (int q = 0; q < nk; q++) {
+                        assertEquals(vals[q], cVals[q], 1e-5f * Math.max(1f, Math.abs(vals[q])), f.name() + " " + c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void biasOnlyPreparationServesOnlyPrecomputedRuns() {
+        Case c = new Case(50, 8, 4, 3, 2, 4, true);
+        FactoredTopK.Prepared bias = FactoredTopK.prepareBias(c.V, c.d, c.beta);
+        assertTrue(!bias.hasEmbeddings());
+        FactoredTopK f = new FactoredTopK();
+        assertThrows(IllegalArgumentException.class,
+                () -> f.run(bias, c.M, c.r, c.U, c.n, c.k, new int[6], new float[6]));
+        assertThrows(IllegalArgumentException.class, () -> f.computeA(bias, c.M, c.r));
+        assertThrows(IllegalArgumentException.class, () -> FactoredTopK.prepareBias(c.V, c.d, new float[3]));
+    }
+
     @Test
     void bothImplementationsGiveIdenticalResultsOnIntegers() {
         Case c = new Case(999, 64, 64, 100, 10, 77, true);
