@@ -13,8 +13,9 @@ checkpoint). Systems:
 
 Part 1, the numerals task (388 keywords, copy + next, k 5): every system, seconds and ratios.
 Part 2, scaling: synthetic tasks of N one-token prompts (N keywords); each series runs sizes in
-increasing order and stops before a size whose time, extrapolated linearly from the two largest
-sizes measured (the numerals run included), would pass its limit (extrapolations are never plotted).
+increasing order and stops before a size whose time, extrapolated linearly from its smallest and
+largest measured sizes (the numerals run included), would pass its limit (extrapolations are never
+plotted).
 Every system's hits per head and relation are checked against HeadSweep cold on the same task:
 equal, or off by one keyword (a near tie at the k-th place; counted and reported); more is a
 failure (exit status 1).
@@ -72,22 +73,26 @@ class Bench:
         self.rows = []       # every run
         self.checks = []     # every score comparison
         self.failures = 0
+        self.exported = set()
         os.makedirs(self.work, exist_ok=True)
 
     # -- tasks ------------------------------------------------------------------------------
     def task(self, n):
         """(task argument for the CLI, ids.json) of the numerals task (n None) or a synthetic one."""
+        # Exported afresh by every harness run (the checkpoint or the exporter may have changed).
         if n is None:
             ids = os.path.join(self.work, "numerals.ids.json")
-            if not os.path.exists(ids):
+            if n not in self.exported:
                 subprocess.run(["java", "-cp", JAR, "bench/tools/ExportTask.java", "--task", "numerals",
                                 "--out", ids], cwd=ROOT, check=True)
+                self.exported.add(n)
             return "numerals", ids
         t = os.path.join(self.work, f"synthetic-{n}.task.json")
         ids = os.path.join(self.work, f"synthetic-{n}.ids.json")
-        if not (os.path.exists(t) and os.path.exists(ids)):
+        if n not in self.exported:
             subprocess.run(["java", "-cp", JAR, "bench/tools/ExportTask.java", "--synthetic", str(n),
                             "--task-out", t, "--out", ids, "--model", self.a.model], cwd=ROOT, check=True)
+            self.exported.add(n)
         return t, ids
 
     @staticmethod
@@ -195,15 +200,15 @@ class Bench:
 
 
 def extrapolate(points, n):
-    """Seconds at n keywords from the measured points at or below n: the line through the smallest
-    and the largest (the widest baseline, least hurt by noise; slope at least 0), or through the
-    origin and the only one; None without points."""
-    below = sorted(p for p in points if p[0] <= n)
-    if not below:
+    """Seconds at n keywords from the measured points (the numerals run included): the line
+    through the smallest and the largest (the widest baseline, least hurt by noise; slope at least
+    0), or, with one point, that time scaled up to n; None without points."""
+    pts = sorted(points)
+    if not pts:
         return None
-    (n1, t1), (n2, t2) = below[0], below[-1]
+    (n1, t1), (n2, t2) = pts[0], pts[-1]
     if n1 == n2:
-        return t2 * n / n2
+        return t2 * max(1.0, n / n2)
     return t2 + max(0.0, (t2 - t1) / (n2 - n1)) * (n - n2)
 
 
@@ -224,9 +229,9 @@ def main():
     ap.add_argument("--notebook-sample", type=int, default=3, help="heads the notebook method is timed on")
     ap.add_argument("--sizes-headsweep", default="10,100,1000,10000,50257")
     ap.add_argument("--sizes-torch", default="10,100,1000,10000")
-    ap.add_argument("--cold-limit", type=float, default=90, help="s: largest extrapolated cold HeadSweep run")
+    ap.add_argument("--cold-limit", type=float, default=30, help="s: largest extrapolated cold HeadSweep run")
     ap.add_argument("--cached-limit", type=float, default=300, help="s: largest extrapolated cached HeadSweep run")
-    ap.add_argument("--torch-limit", type=float, default=120, help="s: largest extrapolated PyTorch run")
+    ap.add_argument("--torch-limit", type=float, default=60, help="s: largest extrapolated PyTorch run")
     ap.add_argument("--java-opts", default="-Xmx8g")
     ap.add_argument("--skip", default="", help="comma-separated systems to leave out (e.g. torch-notebook)")
     a = ap.parse_args()
@@ -308,7 +313,7 @@ def main():
         java=java_version(), torch=torch_version(), python=platform.python_version(),
         load_average_before=load_before, load_average_after=load_after,
         load_1m_during=[min(r["load_1m"] for r in b.rows), max(r["load_1m"] for r in b.rows)] if load_after else None,
-        wall_s=round(time.time() - started, 1))
+        wall_s=round(time.time() - started, 1), options=vars(a))
     os.makedirs(a.out, exist_ok=True)
     table = numerals_table(num)
     print()

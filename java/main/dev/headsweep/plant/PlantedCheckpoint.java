@@ -261,9 +261,14 @@ public final class PlantedCheckpoint {
         float[] a = new float[n];
         int chunk = 1 << 16;
         int chunks = (n + chunk - 1) / chunk;
-        long base = r.nextLong();
+        // one independent generator per chunk, split off in order (deterministic); seeds that differ
+        // by SplittableRandom's own increment would give the same stream shifted, i.e. repeated rows
+        SplittableRandom[] streams = new SplittableRandom[chunks];
+        for (int c = 0; c < chunks; c++) {
+            streams[c] = r.split();
+        }
         IntStream.range(0, chunks).parallel().forEach(c -> {
-            SplittableRandom cr = new SplittableRandom(base + 0x9E3779B97F4A7C15L * (c + 1));
+            SplittableRandom cr = streams[c];
             int end = Math.min(n, (c + 1) * chunk);
             for (int i = c * chunk; i < end; i++) {
                 a[i] = (float) (std * cr.nextGaussian());
