@@ -9,7 +9,7 @@
 # PyTorch batched, factored and notebook-style), then synthetic tasks of growing size. Checks that
 # every system gives the same scores, prints the tables, and writes bench/results/compare.{json,csv,md,png}.
 # The A_h cache of the run (1.85 GB) lives in $TMPDIR/headsweep-bench-cache and is removed at the end
-# unless KEEP_CACHE=1. About 10-15 minutes on a 2-core machine; --quick takes 2-3.
+# unless KEEP_CACHE=1. About 15 minutes on a 2-core machine; --quick takes 3-5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
