@@ -39,7 +39,10 @@ public final class FactoredTopK {
 
     /** What each implementation provides; package-private. */
     interface Kernel {
-        void run(Prepared p, float[] M, int r, float[] U, int n, int k, int[] ids, float[] vals);
+        /** Stage 1 from {@code M}, then the top-k: the general form without a source or a sink. */
+        default void run(Prepared p, float[] M, int r, float[] U, int n, int k, int[] ids, float[] vals) {
+            run(p, M, null, r, U, n, k, ids, vals, null);
+        }
 
         /**
          * The general form: A comes from stage 1 ({@code M} and the prepared E) when {@code src} is

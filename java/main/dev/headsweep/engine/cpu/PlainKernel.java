@@ -60,12 +60,6 @@ final class PlainKernel implements FactoredTopK.Kernel {
     }
 
     @Override
-    public void run(FactoredTopK.Prepared p, float[] M, int r, float[] U, int n, int k,
-            int[] ids, float[] vals) {
-        run(p, M, null, r, U, n, k, ids, vals, null);
-    }
-
-    @Override
     public void run(FactoredTopK.Prepared p, float[] M, FactoredTopK.ATileSource src, int r, float[] U,
             int n, int k, int[] ids, float[] vals, FactoredTopK.ATileSink sink) {
         final int V = p.V;
