@@ -7,3 +7,7 @@ out="${TMPDIR:-/tmp}/headsweep-kernel-emu"
 g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out" "$here/test_kernels.cpp"
 "$out"
+# The tensor-core top-k (its own program: it needs warp_emu.h's emulated mma)
+g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+    -o "$out-tc" "$here/test_topk_tc.cpp"
+"$out-tc"

@@ -28,8 +28,13 @@ import java.util.Map;
  * When the device runs out of memory the group is retried with half the heads, then with half
  * the rows, and the smaller sizes are kept for later calls.
  *
+ * <p>The top-k runs on tensor cores where it can (head size 64, compute capability 8.0 or more;
+ * {@link #useTensorCores}): bf16 products with fp32 accumulation choose the candidates behind a
+ * rigorous margin and the candidates are re-scored exactly in fp32 (topk_tc.cu), so the answers are
+ * those of the fp32 kernel (topk.cu), which runs otherwise.
+ *
  * <p>Limits: head size at most 64 and prompts of at most 1024 tokens in the kernels; beyond that
- * this backend hands the call to the CPU backend. fp32 CUDA cores only; no tensor cores yet.
+ * this backend hands the call to the CPU backend.
  *
  * <p>Status: the host logic here is tested against the CPU on a plain-Java simulation of the
  * kernels; the kernels themselves under a host emulator (kernels/emu); the whole on a GPU only by
@@ -41,12 +46,18 @@ public final class CudaBackend implements Backend {
     /** Rows of the fused top-k per block, tokens per tile (topk.cu's TK_BR, TK_BT). */
     static final int TOPK_ROWS = 32;
     static final int TOPK_TILE = 64;
+    /** Rows per block and tokens per step of the tensor-core top-k (topk_tc.cu's TC_WARPS·TC_WROWS, TC_TILE). */
+    static final int TC_ROWS = 256;
+    static final int TC_TILE = 32;
+    /** The head size the tensor-core top-k is written for. */
+    static final int TC_HEAD_SIZE = 64;
 
     private final Device dev;
     private CpuBackend cpu;
     private DeviceWeights weights;
     private float[] lastResidual;
     private Device.Buffer lastResidualDev;
+    private boolean tensorCores = !"false".equals(System.getProperty("headsweep.cuda.tensorcores"));
     private int block0Rows = 16384;
     private int headsPerGroup = Integer.MAX_VALUE;
     private int rowsPerChunk = Integer.MAX_VALUE;
@@ -76,7 +87,26 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cuda (" + dev.describe() + ", fp32 kernels)";
+        return "cuda (" + dev.describe() + (tensorCoresUsable() ? ", bf16 tensor cores with exact fp32 re-scoring)"
+                : ", fp32 kernels)");
+    }
+
+    /**
+     * Whether the top-k runs on tensor cores (topk_tc.cu: bf16 products pick the candidates, which are
+     * re-scored exactly in fp32, so the answers are those of the fp32 kernel) where it can: head size
+     * 64 and compute capability 8.0 or more. On by default; {@code -Dheadsweep.cuda.tensorcores=false}
+     * turns it off.
+     */
+    public synchronized void useTensorCores(boolean on) {
+        tensorCores = on;
+    }
+
+    private boolean tensorCoresUsable() {
+        return tensorCores && dev.computeCapability() >= 80;
+    }
+
+    private boolean tensorCoresFor(int headSize) {
+        return tensorCoresUsable() && headSize == TC_HEAD_SIZE;
     }
 
     /** The device, for tests and benchmarks. */
@@ -404,7 +434,11 @@ public final class CudaBackend implements Backend {
 
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */
     int[] splits(int rows, int nb, int vocab) {
-        long blocksPerSplit = (long) ((rows + TOPK_ROWS - 1) / TOPK_ROWS) * nb;
+        return splits(rows, nb, vocab, TOPK_ROWS);
+    }
+
+    int[] splits(int rows, int nb, int vocab, int rowsPerBlock) {
+        long blocksPerSplit = (long) ((rows + rowsPerBlock - 1) / rowsPerBlock) * nb;
         long want = 4L * Math.max(1, dev.multiprocessors());
         int maxSplits = (vocab + TOPK_TILE - 1) / TOPK_TILE;
         int s = (int) Math.max(1, Math.min(maxSplits, (want + blocksPerSplit - 1) / blocksPerSplit));
@@ -450,8 +484,11 @@ public final class CudaBackend implements Backend {
             Device.Buffer a = keep(tmp, dev.alloc((long) rowsA * ldA, Device.Type.F32));
             sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
 
+            boolean tc = tensorCoresFor(hs);
+            TcInputs tci = tc ? tcPrep(tmp, a.ptr(), ldA, beta, V, nb) : null;
+
             int rows = Math.min(n, rowsPerChunk);
-            int[] sp = splits(rows, nb, V);
+            int[] sp = splits(rows, nb, V, tc ? TC_ROWS : TOPK_ROWS);
             int splits = sp[0];
             int splitLen = sp[1];
             Device.Buffer z = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
@@ -465,22 +502,31 @@ public final class CudaBackend implements Backend {
                 ov = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.F32));
                 oi = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.I32));
             }
+            float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
+            int[] hostI = new int[hostV.length];
             for (int r0 = 0; r0 < n; r0 += rows) {
                 int nr = Math.min(rows, n - r0);
                 layernorm(xd.at((long) r0 * d), z.ptr(), L[0], L[1], nr, d, eps);
                 sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
                 dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
                         v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
-                dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
-                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
+                if (tc) {
+                    tcTopK(tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(), pi.ptr());
+                } else {
+                    dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
+                            a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
+                }
                 if (splits > 1) {
                     dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
                             pv.ptr(), pi.ptr(), (long) nb * nr, splits, k, ov.ptr(), oi.ptr());
                 }
+                int len = nb * nr * k;
+                dev.download(oi, 0, hostI, 0, len);
+                dev.download(ov, 0, hostV, 0, len);
                 for (int g = 0; g < nb; g++) {
                     int hi = group.get(g);
-                    dev.download(oi, (long) g * nr * k, ids[hi], r0 * k, nr * k);
-                    dev.download(ov, (long) g * nr * k, vals[hi], r0 * k, nr * k);
+                    System.arraycopy(hostI, g * nr * k, ids[hi], r0 * k, nr * k);
+                    System.arraycopy(hostV, g * nr * k, vals[hi], r0 * k, nr * k);
                 }
             }
         } finally {
@@ -488,6 +534,26 @@ public final class CudaBackend implements Backend {
                 dev.free(b);
             }
         }
+    }
+
+    /** The tensor-core top-k's inputs made from A (topk_tc.cu's hs_tc_prep). */
+    private record TcInputs(Device.Buffer abf, Device.Buffer tok, Device.Buffer tmax, int vpad) {
+    }
+
+    private TcInputs tcPrep(List<Device.Buffer> tmp, Device.Ptr a, int ldA, Device.Buffer beta, int V, int nb) {
+        int vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
+        Device.Buffer abf = keep(tmp, dev.alloc((long) nb * vpad * 32, Device.Type.I32));
+        Device.Buffer tok = keep(tmp, dev.alloc((long) nb * vpad * 2, Device.Type.F32));
+        Device.Buffer tmax = keep(tmp, dev.alloc((long) nb * (vpad / TC_TILE) * 2, Device.Type.F32));
+        dev.launch("hs_tc_prep", vpad / TC_TILE, nb, 1, 32, a, ldA, beta.ptr(), V, vpad, abf.ptr(), tok.ptr(),
+                tmax.ptr());
+        return new TcInputs(abf, tok, tmax, vpad);
+    }
+
+    private void tcTopK(TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n, int V, int k,
+            int splitLen, int splits, int nb, Device.Ptr outVal, Device.Ptr outId) {
+        dev.launch("hs_ov_topk_tc", (n + TC_ROWS - 1) / TC_ROWS, splits, nb, 128, in.abf().ptr(), in.vpad(),
+                in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, outVal, outId);
     }
 
     // ----------------------------------------------------------------- the kernels alone
@@ -500,6 +566,19 @@ public final class CudaBackend implements Backend {
      */
     public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
             int k, int splitLen, int[] ids, float[] vals) {
+        factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, false, ids, vals);
+    }
+
+    /**
+     * As {@link #factoredTopK(float[], int, int, float[], float[], int, float[], int, int, int, int[], float[])},
+     * on the tensor-core kernel when {@code tensorCores} (which needs r = 64 and compute capability 8.0).
+     */
+    public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
+            int k, int splitLen, boolean tensorCores, int[] ids, float[] vals) {
+        if (tensorCores && (r != TC_HEAD_SIZE || dev.computeCapability() < 80)) {
+            throw new IllegalArgumentException("the tensor-core top-k needs r = 64 and compute capability 8.0: r=" + r
+                    + ", sm_" + dev.computeCapability());
+        }
         if (r > MAX_HEAD_SIZE || k < 1 || k > V || n < 1) {
             throw new IllegalArgumentException("r=" + r + " k=" + k + " V=" + V + " n=" + n);
         }
@@ -515,12 +594,18 @@ public final class CudaBackend implements Backend {
             int ldA = (V + 3) / 4 * 4;
             Device.Buffer a = keep(tmp, dev.alloc((long) r * ldA, Device.Type.F32));
             sgemm(mb.ptr(), e.ptr(), null, a.ptr(), r, V, d, d, d, ldA, true);
-            int[] sp = splitLen > 0 ? new int[] {(V + splitLen - 1) / splitLen, splitLen} : splits(n, 1, V);
+            int[] sp = splitLen > 0 ? new int[] {(V + splitLen - 1) / splitLen, splitLen}
+                    : splits(n, 1, V, tensorCores ? TC_ROWS : TOPK_ROWS);
             int splits = sp[0];
             Device.Buffer pv = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.F32));
             Device.Buffer pi = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.I32));
-            dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
-                    a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, pv.ptr(), pi.ptr());
+            if (tensorCores) {
+                TcInputs in = tcPrep(tmp, a.ptr(), ldA, b, V, 1);
+                tcTopK(in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, pv.ptr(), pi.ptr());
+            } else {
+                dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
+                        a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, pv.ptr(), pi.ptr());
+            }
             Device.Buffer ov = pv;
             Device.Buffer oi = pi;
             if (splits > 1) {

@@ -56,6 +56,23 @@ public interface Device extends AutoCloseable {
     /** Number of streaming multiprocessors (to size grids). */
     int multiprocessors();
 
+    /** Compute capability as major·10 + minor (90 for sm_90); 0 when unknown. */
+    default int computeCapability() {
+        return 0;
+    }
+
+    /**
+     * Turns per-kernel timing on or off: while on, every launch is synchronized before and after
+     * and its wall time added to {@link #profile()} (for benchmarks' breakdowns, not for speed).
+     */
+    default void profiling(boolean on) {
+    }
+
+    /** Kernel name → {launches, total nanoseconds} since profiling was last turned on. */
+    default java.util.Map<String, long[]> profile() {
+        return java.util.Map.of();
+    }
+
     Buffer alloc(long count, Type type);
 
     void free(Buffer b);

@@ -49,6 +49,8 @@ final class JCudaDevice implements Device {
     private final CUcontext context;
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private int capability;
+    private Map<String, long[]> profile;
     private final String description;
     private final int sms;
     private boolean closed;
@@ -112,6 +114,7 @@ final class JCudaDevice implements Device {
         int major = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
         int minor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
         sms = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        capability = major * 10 + minor;
         long[] total = {0};
         cuDeviceTotalMem(total, device);
         description = String.format(Locale.ROOT, "%s, sm_%d%d, %d SMs, %.1f GiB",
@@ -132,6 +135,21 @@ final class JCudaDevice implements Device {
     @Override
     public int multiprocessors() {
         return sms;
+    }
+
+    @Override
+    public int computeCapability() {
+        return capability;
+    }
+
+    @Override
+    public void profiling(boolean on) {
+        profile = on ? new java.util.TreeMap<>() : null;
+    }
+
+    @Override
+    public Map<String, long[]> profile() {
+        return profile == null ? Map.of() : profile;
     }
 
     private void current() {
@@ -251,7 +269,18 @@ final class JCudaDevice implements Device {
                 throw new IllegalArgumentException("kernel argument " + i + " of " + kernel + ": " + a.getClass());
             }
         }
-        cuLaunchKernel(function(kernel), gx, gy, gz, block, 1, 1, 0, null, Pointer.to(params), null);
+        CUfunction f = function(kernel);
+        if (profile == null) {
+            cuLaunchKernel(f, gx, gy, gz, block, 1, 1, 0, null, Pointer.to(params), null);
+            return;
+        }
+        cuCtxSynchronize();
+        long t0 = System.nanoTime();
+        cuLaunchKernel(f, gx, gy, gz, block, 1, 1, 0, null, Pointer.to(params), null);
+        cuCtxSynchronize();
+        long[] e = profile.computeIfAbsent(kernel, x -> new long[2]);
+        e[0]++;
+        e[1] += System.nanoTime() - t0;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.headsweep.engine.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.headsweep.engine.cpu.TopKAgreement;
@@ -122,6 +123,72 @@ class CudaKernelsTest {
         CudaBackend b = backend(device);
         check(b, 2001, 96, 64, 40, 5, 0, 11, false, 0);
         check(b, 999, 40, 16, 130, 10, 256, 12, false, 0);
+    }
+
+    /**
+     * The tensor-core kernel (topk_tc.cu: bf16 candidates behind a margin, exact fp32 re-scoring)
+     * gives the fp32 kernel's ids and values bit for bit, and both agree with the plain sort.
+     */
+    private static void checkTensorCores(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed,
+            boolean integer, int special) {
+        int r = 64;
+        Random rnd = new Random(seed);
+        float[] E = fill(V * d, rnd, integer);
+        float[] beta = fill(V, rnd, integer);
+        float[] M = fill(r * d, rnd, integer);
+        float[] U = fill(n * r, rnd, integer);
+        if (special == 1) {
+            for (int t = 0; t < V; t++) {
+                int x = rnd.nextInt(8);
+                beta[t] = x == 0 ? Float.NEGATIVE_INFINITY : x == 1 ? Float.NaN : x == 2 ? Float.POSITIVE_INFINITY : beta[t];
+            }
+        } else if (special == 2) {
+            // near-ties: every token's embedding within 1e-4 of token 0's, so bf16 products cannot
+            // tell the tokens apart and only the exact re-scoring can
+            for (int t = 1; t < V; t++) {
+                for (int c = 0; c < d; c++) {
+                    E[t * d + c] = E[c] * (1f + 1e-4f * (float) rnd.nextGaussian());
+                }
+            }
+            Arrays.fill(beta, 0f);
+        } else if (special == 3) {
+            Arrays.fill(E, 0f);
+            Arrays.fill(beta, 0.25f);
+        }
+        int[] ids = new int[n * k];
+        float[] vals = new float[n * k];
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, false, ids, vals);
+        int[] tcIds = new int[n * k];
+        float[] tcVals = new float[n * k];
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, true, tcIds, tcVals);
+        String what = "V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
+        for (int q = 0; q < n * k; q++) {
+            int at = q;
+            assertEquals(ids[q], tcIds[q], () -> what + ": id at row " + at / k + " place " + at % k);
+            assertEquals(Float.floatToIntBits(vals[q]), Float.floatToIntBits(tcVals[q]),
+                    () -> what + ": value at row " + at / k + " place " + at % k + ": " + vals[at] + " vs " + tcVals[at]);
+        }
+        float[] logits = logits(E, V, d, beta, M, r, U, n);
+        for (int i = 0; i < n; i++) {
+            String why = TopKAgreement.check(logits, V, i, k, tcIds, tcVals, integer ? 0 : 1e-5);
+            int row = i;
+            assertNull(why, () -> what + " row " + row + ": " + why);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void tensorCoreKernelEqualsTheFp32One(String device) {
+        CudaBackend b = backend(device);
+        checkTensorCores(b, 37, 5, 3, 5, 0, 21, true, 0);        // V below one tile
+        checkTensorCores(b, 613, 33, 300, 5, 0, 22, true, 0);    // V not a multiple of 32, two row blocks
+        checkTensorCores(b, 257, 16, 70, 40, 64, 23, true, 0);   // k above a 32-token step, 5 splits
+        checkTensorCores(b, 130, 3, 4, 130, 64, 24, true, 0);    // k = V over 3 splits
+        checkTensorCores(b, 301, 7, 34, 5, 0, 25, true, 1);      // ±inf and NaN in beta
+        checkTensorCores(b, 150, 4, 3, 20, 64, 26, true, 3);     // all equal
+        checkTensorCores(b, 2001, 96, 65, 5, 0, 27, false, 0);   // random floats
+        checkTensorCores(b, 999, 64, 40, 10, 256, 28, false, 2); // near-ties inside the bf16 margin
+        checkTensorCores(b, 5000, 48, 600, 5, 0, 29, false, 2);
     }
 
     /** The tie rule the kernels copy (headsweep.cuh's hs_before) is the CPU's. */

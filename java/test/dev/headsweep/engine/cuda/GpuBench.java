@@ -44,6 +44,65 @@ public final class GpuBench {
         lines.add(s);
     }
 
+    /** {scores that differ, top-k id rows that differ} between two sweeps of the same task. */
+    private static int[] differences(SweepResult a, SweepResult b) {
+        int differ = 0;
+        int rowsDiffer = 0;
+        for (HeadId h : a.heads()) {
+            for (String rel : a.relations()) {
+                if (a.score(h, rel) != b.score(h, rel)) {
+                    differ++;
+                }
+            }
+            for (int kw = 0; kw < a.keywords().size(); kw++) {
+                if (!java.util.Arrays.equals(a.topIds(h, kw), b.topIds(h, kw))) {
+                    rowsDiffer++;
+                }
+            }
+        }
+        return new int[] {differ, rowsDiffer};
+    }
+
+    /** {rows whose top-k ids or values differ in any bit, rows} between two sweeps. */
+    private static int[] bitwiseDifferences(SweepResult a, SweepResult b) {
+        int rows = 0;
+        int differ = 0;
+        for (HeadId h : a.heads()) {
+            for (int kw = 0; kw < a.keywords().size(); kw++) {
+                rows++;
+                float[] va = a.topLogits(h, kw);
+                float[] vb = b.topLogits(h, kw);
+                boolean same = java.util.Arrays.equals(a.topIds(h, kw), b.topIds(h, kw)) && va.length == vb.length;
+                for (int q = 0; same && q < va.length; q++) {
+                    same = Float.floatToIntBits(va[q]) == Float.floatToIntBits(vb[q]);
+                }
+                if (!same) {
+                    differ++;
+                }
+            }
+        }
+        return new int[] {differ, rows};
+    }
+
+    /** One run with every launch synchronized and timed; prints the kernels by total time. */
+    private static void profile(CudaBackend cuda, Runnable run) {
+        cuda.device().profiling(true);
+        long t0 = System.nanoTime();
+        run.run();
+        long wall = System.nanoTime() - t0;
+        var p = new java.util.ArrayList<>(cuda.device().profile().entrySet());
+        cuda.device().profiling(false);
+        p.sort((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1]));
+        long inKernels = 0;
+        StringBuilder sb = new StringBuilder();
+        for (var e : p) {
+            inKernels += e.getValue()[1];
+            sb.append(String.format(Locale.ROOT, " %s %.2f ms (%d),", e.getKey(), e.getValue()[1] / 1e6, e.getValue()[0]));
+        }
+        say("  profile (each launch synchronized): %.2f ms in kernels of %.2f ms wall:%s", inKernels / 1e6, wall / 1e6,
+                sb.length() > 0 ? sb.substring(0, sb.length() - 1) : "");
+    }
+
     public static void main(String[] args) throws IOException {
         CudaSupport.Opened o = CudaSupport.open();
         if (o.device() == null) {
@@ -63,46 +122,64 @@ public final class GpuBench {
             SweepResult cpu = Sweep.of(w, numerals).relations("copy", "next", "prev").backend(new CpuBackend()).run();
             say("numerals on the CPU (%d threads): %.2f s", Runtime.getRuntime().availableProcessors(),
                     (System.nanoTime() - c0) / 1e9);
-            SweepResult gpu = null;
-            long bestB0 = Long.MAX_VALUE;
-            long bestOv = Long.MAX_VALUE;
-            for (int run = 0; run < 6; run++) {
-                gpu = Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run();
-                if (run > 0) { // run 0 uploads the weights and loads the kernels
-                    bestB0 = Math.min(bestB0, gpu.timings().block0Nanos());
-                    bestOv = Math.min(bestOv, gpu.timings().ovTopKNanos());
-                }
-            }
-            int differ = 0;
-            int rowsDiffer = 0;
-            for (HeadId h : cpu.heads()) {
-                for (String rel : cpu.relations()) {
-                    if (cpu.score(h, rel) != gpu.score(h, rel)) {
-                        differ++;
-                    }
-                }
-                for (int kw = 0; kw < cpu.keywords().size(); kw++) {
-                    if (!java.util.Arrays.equals(cpu.topIds(h, kw), gpu.topIds(h, kw))) {
-                        rowsDiffer++;
-                    }
-                }
-            }
-            ok &= differ == 0;
-            double numMs = (bestB0 + bestOv) / 1e6;
-            say("numerals on the GPU: block 0 %.2f ms + OV chain and top-k %.2f ms = %.2f ms (target <= 20 ms: %s)",
-                    bestB0 / 1e6, bestOv / 1e6, numMs, numMs <= 20 ? "MET" : "MISSED");
-            say("numerals scores identical to the CPU's on all 144 heads x 3 relations: %s (%d differ; %d of %d top-5 rows differ)",
-                    differ == 0 ? "yes" : "NO", differ, rowsDiffer, cpu.heads().size() * cpu.keywords().size());
 
-            Task vocab = HeadSweep.task("vocab");
-            SweepResult v = null;
-            for (int run = 0; run < 2; run++) {
-                v = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
+            // numerals, on both top-k kernels: best of 5 warm runs each, then one profiled run
+            SweepResult[] byKernel = new SweepResult[2];
+            double[] numMs = new double[2];
+            String[] kernelName = {"fp32 kernel (topk.cu)", "tensor cores (topk_tc.cu)"};
+            for (int kind = 0; kind < 2; kind++) {
+                cuda.useTensorCores(kind == 1);
+                long bestB0 = Long.MAX_VALUE;
+                long bestOv = Long.MAX_VALUE;
+                SweepResult gpu = null;
+                for (int run = 0; run < 6; run++) {
+                    gpu = Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run();
+                    if (run > 0) { // run 0 uploads the weights and loads the kernels
+                        bestB0 = Math.min(bestB0, gpu.timings().block0Nanos());
+                        bestOv = Math.min(bestOv, gpu.timings().ovTopKNanos());
+                    }
+                }
+                byKernel[kind] = gpu;
+                numMs[kind] = (bestB0 + bestOv) / 1e6;
+                say("numerals on the GPU, %s: block 0 %.2f ms + OV chain and top-k %.2f ms = %.2f ms (target <= 20 ms: %s)",
+                        kernelName[kind], bestB0 / 1e6, bestOv / 1e6, numMs[kind], numMs[kind] <= 20 ? "MET" : "MISSED");
+                int[] d = differences(cpu, gpu);
+                ok &= d[0] == 0;
+                say("  scores identical to the CPU's on all 144 heads x 3 relations: %s (%d differ; %d of %d top-5 rows differ)",
+                        d[0] == 0 ? "yes" : "NO", d[0], d[1], cpu.heads().size() * cpu.keywords().size());
+                profile(cuda, () -> Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run());
             }
-            double vocabS = (v.timings().block0Nanos() + v.timings().ovTopKNanos()) / 1e9;
-            say("vocab on the GPU (144 heads x 50257 tokens): block 0 %.3f s + OV chain and top-k %.3f s = %.3f s "
-                    + "(target <= 1 s: %s)", v.timings().block0Nanos() / 1e9, v.timings().ovTopKNanos() / 1e9,
-                    vocabS, vocabS <= 1 ? "MET" : "MISSED");
+            int[] bitwise = bitwiseDifferences(byKernel[0], byKernel[1]);
+            ok &= bitwise[0] == 0;
+            say("numerals, tensor cores against the fp32 kernel: %d of %d rows differ in ids or values (%s); %.1fx faster",
+                    bitwise[0], bitwise[1], bitwise[0] == 0 ? "bit for bit" : "NOT EXACT", numMs[0] / numMs[1]);
+
+            // vocab: tensor cores (two warm runs after one cold), the fp32 kernel once, bit for bit
+            Task vocab = HeadSweep.task("vocab");
+            cuda.useTensorCores(true);
+            SweepResult v = null;
+            double bestVocab = Double.MAX_VALUE;
+            for (int run = 0; run < 3; run++) {
+                v = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
+                double sec = (v.timings().block0Nanos() + v.timings().ovTopKNanos()) / 1e9;
+                if (sec < bestVocab) {
+                    bestVocab = sec;
+                    say("vocab on the GPU, tensor cores (144 heads x 50257 tokens), run %d: block 0 %.3f s + OV chain and "
+                            + "top-k %.3f s = %.3f s", run, v.timings().block0Nanos() / 1e9,
+                            v.timings().ovTopKNanos() / 1e9, sec);
+                }
+            }
+            say("vocab on the GPU, tensor cores: best %.3f s (target <= 1 s: %s)", bestVocab,
+                    bestVocab <= 1 ? "MET" : "MISSED");
+            profile(cuda, () -> Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run());
+            cuda.useTensorCores(false);
+            SweepResult vf = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
+            cuda.useTensorCores(true);
+            double fp32Vocab = (vf.timings().block0Nanos() + vf.timings().ovTopKNanos()) / 1e9;
+            int[] vb = bitwiseDifferences(vf, v);
+            ok &= vb[0] == 0;
+            say("vocab on the GPU, fp32 kernel: %.3f s; tensor cores against it: %d of %d rows differ (%s); %.1fx faster",
+                    fp32Vocab, vb[0], vb[1], vb[0] == 0 ? "bit for bit" : "NOT EXACT", fp32Vocab / bestVocab);
             List<HeadId> some = List.of(new HeadId(0, 0), new HeadId(9, 1), new HeadId(11, 11));
             SweepResult vc = Sweep.of(w, vocab).relations("copy", "next", "prev").heads(some)
                     .backend(new CpuBackend()).run();

@@ -76,6 +76,50 @@ final class SimDevice implements Device {
         return sms;
     }
 
+    /** Compute capability the backend sees (90 unless a test sets another). */
+    int capability = 90;
+
+    @Override
+    public int computeCapability() {
+        return capability;
+    }
+
+    /** topk_tc.cu's hs_bf16_bits: fp32 to bf16, round to nearest even, NaN kept. */
+    private static int bf16(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (u >>> 16) | 0x40;
+        }
+        u += 0x7fff + ((u >>> 16) & 1);
+        return u >>> 16;
+    }
+
+    /** The fp32 top-k of topk.cu and topk_tc.cu: beta first, fma over j in order, per split. */
+    private static void exactTopK(P A, int ldA, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
+            int heads, P ov, P oi) {
+        for (int g = 0; g < heads; g++) {
+            for (int row = 0; row < n; row++) {
+                for (int s = 0; s < splits; s++) {
+                    int[] ids = new int[k];
+                    float[] vals = new float[k];
+                    TopK top = new TopK(1, k, ids, vals);
+                    for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
+                        float acc = beta.f(t);
+                        for (int j = 0; j < hs; j++) {
+                            acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.f(((long) g * hs + j) * ldA + t), acc);
+                        }
+                        top.offer(0, t, acc);
+                    }
+                    long base = (((long) g * n + row) * splits + s) * k;
+                    for (int q = 0; q < k; q++) {
+                        oi.i(base + q, ids[q]);
+                        ov.f(base + q, vals[q]);
+                    }
+                }
+            }
+        }
+    }
+
     @Override
     public Buffer alloc(long count, Type type) {
         long bytes = Math.max(1, count) * type.bytes;
@@ -379,27 +423,69 @@ final class SimDevice implements Device {
                     throw new IllegalArgumentException("hs_ov_topk launch: grid " + gx + "," + gy + " n " + n
                             + " splits " + splits + " x " + splitLen + " V " + V);
                 }
-                for (int g = 0; g < gz; g++) {
-                    for (int row = 0; row < n; row++) {
-                        for (int s = 0; s < splits; s++) {
-                            int[] ids = new int[k];
-                            float[] vals = new float[k];
-                            TopK top = new TopK(1, k, ids, vals);
-                            for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
-                                float acc = beta.f(t);
-                                for (int j = 0; j < hs; j++) {
-                                    acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.f(((long) g * hs + j) * ldA + t), acc);
+                exactTopK(A, ldA, beta, U, n, hs, V, k, splitLen, splits, gz, ov, oi);
+            }
+            case "hs_tc_prep" -> {
+                P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), abf = p(a[5], Type.I32), tok = p(a[6], Type.F32),
+                        tmax = p(a[7], Type.F32);
+                int ldA = in(a[1]), V = in(a[3]), vpad = in(a[4]);
+                if (block != 32 || vpad % 32 != 0 || gx != vpad / 32 || vpad < V || vpad - V >= 32) {
+                    throw new IllegalArgumentException("hs_tc_prep launch: grid " + gx + " V " + V + " Vpad " + vpad);
+                }
+                for (int g = 0; g < gy; g++) {
+                    for (int tile = 0; tile < gx; tile++) {
+                        float ma = 0f;
+                        float mb = Float.NEGATIVE_INFINITY;
+                        for (int t = tile * 32; t < tile * 32 + 32; t++) {
+                            float an = 0f;
+                            float bb = Float.NEGATIVE_INFINITY;
+                            for (int w = 0; w < 32; w++) {
+                                int q = w / 8, m = w % 8, j = 2 * q + 8 * m;
+                                int word = 0;
+                                if (t < V) {
+                                    word = bf16(A.f((long) (g * 64 + j) * ldA + t))
+                                            | bf16(A.f((long) (g * 64 + j + 1) * ldA + t)) << 16;
                                 }
-                                top.offer(0, t, acc);
+                                abf.i(((long) g * vpad + t) * 32 + w, word);
                             }
-                            long base = (((long) g * n + row) * splits + s) * k;
-                            for (int q = 0; q < k; q++) {
-                                oi.i(base + q, ids[q]);
-                                ov.f(base + q, vals[q]);
+                            if (t < V) {
+                                float ss = 0f;
+                                for (int j = 0; j < 64; j++) {
+                                    float x = A.f((long) (g * 64 + j) * ldA + t);
+                                    ss = Math.fma(x, x, ss);
+                                }
+                                an = (float) Math.sqrt(ss);
+                                an = Float.isNaN(an) ? Float.POSITIVE_INFINITY : an;
+                                float b = beta.f(t);
+                                bb = b + (3.0517578125e-05f * Math.abs(b) + 1e-30f);
+                                bb = Float.isNaN(bb) ? Float.POSITIVE_INFINITY : bb;
                             }
+                            tok.f(2L * (g * vpad + t), an);
+                            tok.f(2L * (g * vpad + t) + 1, bb);
+                            ma = Math.max(ma, an);
+                            mb = Math.max(mb, bb);
                         }
+                        tmax.f(2L * (g * (vpad / 32) + tile), ma);
+                        tmax.f(2L * (g * (vpad / 32) + tile) + 1, mb);
                     }
                 }
+            }
+            case "hs_ov_topk_tc" -> {
+                P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), A = p(a[4], Type.F32),
+                        beta = p(a[6], Type.F32), U = p(a[7], Type.F32), ov = p(a[13], Type.F32), oi = p(a[14], Type.I32);
+                int vpad = in(a[1]), ldA = in(a[5]), n = in(a[8]), V = in(a[9]), k = in(a[10]), splitLen = in(a[11]),
+                        splits = in(a[12]);
+                if (gx != (n + 255) / 256 || gy != splits || block != 128 || splitLen % 32 != 0
+                        || (long) splits * splitLen < V || (long) (splits - 1) * splitLen >= V || ldA % 4 != 0
+                        || vpad % 32 != 0 || vpad < V) {
+                    throw new IllegalArgumentException("hs_ov_topk_tc launch: grid " + gx + "," + gy + " n " + n
+                            + " splits " + splits + " x " + splitLen + " V " + V);
+                }
+                // the inputs from hs_tc_prep must be there (and large enough) for all gz heads
+                abf.i((long) gz * vpad * 32 - 1);
+                tok.f((long) gz * vpad * 2 - 1);
+                tmax.f((long) gz * (vpad / 32) * 2 - 1);
+                exactTopK(A, ldA, beta, U, n, 64, V, k, splitLen, splits, gz, ov, oi);
             }
             case "hs_topk_merge" -> {
                 P iv = p(a[0], Type.F32), ii = p(a[1], Type.I32), ov = p(a[5], Type.F32), oi = p(a[6], Type.I32);

@@ -1,0 +1,127 @@
+// Runs topk_tc.cu (the tensor-core top-k with exact re-scoring) under the host emulator against
+// a plain fp32 loop and a full sort, bit for bit (ids and values): random rows, small integers
+// (exact ties everywhere), ±inf/NaN in beta, adversarial near-ties inside the bf16 margin,
+// k above a tile and k = V, V not a multiple of the tile, split vocabularies merged by topk.cu.
+//   bash kernels/emu/run.sh
+#include "../topk.cu"
+#include "../topk_tc.cu"
+
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <string>
+
+static int passed = 0, failed = 0;
+static void check(bool ok, const std::string& what) {
+    if (ok) passed++; else failed++;
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+}
+static bool same(float a, float b) {
+    return (a != a && b != b) || std::memcmp(&a, &b, 4) == 0;
+}
+static bool hostBefore(float va, int ia, float vb, int ib) {
+    if (va > vb) return true;
+    if (va < vb) return false;
+    bool na = va != va, nb = vb != vb;
+    if (na != nb) return nb;
+    return ia < ib;
+}
+
+enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
+
+static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed) {
+    const int hs = TC_HS;
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> gauss(0.f, 1.f);
+    std::uniform_int_distribution<int> small(-2, 2);
+    int ldA = (V + 3) / 4 * 4;
+    int Vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
+    std::vector<float> A((size_t)nb * hs * ldA, 0.f), U((size_t)nb * n * hs), beta(V);
+    for (int g = 0; g < nb; g++)
+        for (int j = 0; j < hs; j++)
+            for (int t = 0; t < V; t++)
+                A[((size_t)g * hs + j) * ldA + t] = kind == INTS ? (float)small(rng) : gauss(rng);
+    for (auto& u : U) u = kind == INTS ? (float)small(rng) : gauss(rng);
+    for (auto& b : beta) b = kind == INTS ? (float)small(rng) * 0.5f : gauss(rng) * 0.1f;
+    if (kind == SPECIAL)
+        for (int t = 0; t < V; t++) {
+            int x = rng() % 8;
+            if (x == 0) beta[t] = -INFINITY;
+            else if (x == 1) beta[t] = NAN;
+            else if (x == 2) beta[t] = INFINITY;
+        }
+    if (kind == NEAR_TIES) {
+        // Every column a copy of column 0 bent by a few ulps-to-1e-4: the approximate logits of
+        // all tokens agree to bf16 precision, only the exact ones tell them apart.
+        for (int g = 0; g < nb; g++)
+            for (int j = 0; j < hs; j++) {
+                float base = A[((size_t)g * hs + j) * ldA];
+                for (int t = 1; t < V; t++)
+                    A[((size_t)g * hs + j) * ldA + t] = base * (1.f + 1e-4f * gauss(rng));
+            }
+        for (auto& b : beta) b = 0.f;
+    }
+    int splits = (V + splitLen - 1) / splitLen;
+    std::vector<unsigned> Abf((size_t)nb * Vpad * 32, 0xdeadbeefu);
+    std::vector<float2> tok((size_t)nb * Vpad), tmax((size_t)nb * Vpad / TC_TILE);
+    emu::launch(hs_tc_prep, dim3(Vpad / TC_TILE, nb), dim3(32), A.data(), ldA, beta.data(), V, Vpad, Abf.data(),
+                tok.data(), tmax.data());
+    std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
+    std::vector<int> pi(pv.size(), -7), oi(ov.size());
+    int rowsPerBlock = TC_WARPS * TC_WROWS;
+    emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
+                Vpad, tok.data(), tmax.data(), A.data(), ldA, beta.data(), U.data(), n, V, k, splitLen, splits,
+                pv.data(), pi.data());
+    float* resV = pv.data();
+    int* resI = pi.data();
+    if (splits > 1) {
+        emu::launch(hs_topk_merge, dim3(((long)nb * n + 127) / 128), dim3(128), pv.data(), pi.data(),
+                    (long)nb * n, splits, k, ov.data(), oi.data());
+        resV = ov.data();
+        resI = oi.data();
+    }
+    bool ok = true;
+    std::string why;
+    for (int g = 0; g < nb && ok; g++)
+        for (int i = 0; i < n && ok; i++) {
+            std::vector<float> lg(V);
+            for (int t = 0; t < V; t++) {
+                float acc = beta[t];
+                for (int j = 0; j < hs; j++)
+                    acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
+                lg[t] = acc;
+            }
+            std::vector<int> ord(V);
+            std::iota(ord.begin(), ord.end(), 0);
+            std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) { return hostBefore(lg[a], a, lg[b], b); });
+            for (int qq = 0; qq < k && ok; qq++) {
+                size_t at = ((size_t)g * n + i) * k + qq;
+                if (resI[at] != ord[qq] || !same(resV[at], lg[ord[qq]])) {
+                    ok = false;
+                    why = " head " + std::to_string(g) + " row " + std::to_string(i) + " place " +
+                          std::to_string(qq) + ": got " + std::to_string(resI[at]) + "=" + std::to_string(resV[at]) +
+                          ", want " + std::to_string(ord[qq]) + "=" + std::to_string(lg[ord[qq]]);
+                }
+            }
+        }
+    const char* names[] = {"gauss", "ints", "special", "near-ties"};
+    check(ok, std::string("topk_tc ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
+                  " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
+                  std::to_string(splitLen) + why);
+}
+
+int main() {
+    tcCase(GAUSS, 300, 70, 5, 2, 320, 1);        // one split, a partial second warp
+    tcCase(GAUSS, 301, 3, 5, 1, 64, 2);          // splits merged, V not a multiple of 32
+    tcCase(INTS, 200, 40, 5, 1, 224, 3);         // exact ties everywhere
+    tcCase(INTS, 200, 9, 7, 2, 64, 4);           // ties across splits
+    tcCase(SPECIAL, 150, 20, 5, 1, 160, 5);      // ±inf and NaN in beta
+    tcCase(SPECIAL, 150, 20, 40, 1, 64, 6);      // k above a tile, with splits
+    tcCase(NEAR_TIES, 257, 30, 5, 1, 288, 7);    // everything inside the margin
+    tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 8);
+    tcCase(GAUSS, 37, 5, 37, 1, 64, 9);          // k = V
+    tcCase(GAUSS, 5, 2, 5, 1, 32, 10);           // V below one tile
+    tcCase(GAUSS, 1000, 300, 5, 1, 1024, 11);    // two blocks of rows
+    std::printf("topk_tc: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,306 @@
+// topk_tc.cu: the fused factored unembedding with top-k on tensor cores, with exact answers.
+// Same contract as topk.cu's hs_ov_topk (for head g of a batch, keyword row i, token t:
+//   logit[g][i][t] = beta[t] + Σ_j U[g][i][j]·A[g][j][t], fmaf over j = 0 .. 63 in order, beta first;
+// each row's top k by the CPU's tie rule), for head size 64, and the same output layout, so the
+// same hs_topk_merge finishes split vocabularies. The ids AND values it writes are those of the fp32
+// formula above, bit for bit: the tensor cores only decide which tokens are worth scoring exactly.
+//
+// How (DESIGN.md section 2, "approximate, then re-score"):
+//   1. hs_tc_prep, once per batch of heads: A (fp32, [nb·64][ldA]) → Abf, a bf16 copy, token-major,
+//      each token's 64 values permuted so that one lane's eight mma B-fragment words are 32
+//      contiguous bytes (word q·8+m of a token holds the pair j = 2q+8m, 2q+8m+1); per token
+//      tok[t] = (‖a_t‖₂, beta[t] + 2⁻¹⁵|beta[t]| + 1e-30); per 32-token tile the maxima of both.
+//   2. hs_ov_topk_tc: a warp owns 64 rows of one head (their bf16 U fragments stay in registers)
+//      and streams its vocabulary split 32 tokens at a time: 64 mma.m16n8k16 (bf16 in, fp32
+//      accumulate) give approximate logits â = Σ_j bf16(u_j)·bf16(a_jt). With
+//        |â + beta_t − logit_t| ≤ C·‖u_i‖₂·‖a_t‖₂ + 2⁻¹⁵|beta_t|,   C = 2⁻⁷ + 2⁻¹¹,
+//      (two bf16 roundings, 2⁻⁸ each, of every product term, Σ|u_j a_jt| ≤ ‖u‖‖a_t‖ by
+//      Cauchy–Schwarz; the rest covers fp32 accumulation in either path, truncating or not, and
+//      the rounding of the test itself) a token can only enter a row's top k if
+//        â + C·‖u_i‖·‖a_t‖ + beta_t + 2⁻¹⁵|beta_t| > gate_i
+//      (gate = the row's current exact k-th value; NaN while the row holds fewer than k, which
+//      lets everything through; strict because tokens arrive in increasing id and a later equal
+//      value ranks after). A coarse test per row and tile (tile maxima) comes first; tokens that
+//      pass the fine test are re-scored exactly in fp32 from the fp32 A and U (the formula above)
+//      and inserted into the row's sorted list (global memory, any k), and the gate is raised.
+//      After the first tile almost nothing passes: the tensor cores do the work.
+//   Rows whose values overflow bf16 or the norms get an infinite margin: everything passes,
+//   slow but still exact.
+//
+// Versions: v1 (this file) mma.sync m16n8k16 (sm_80 and newer), B fragments straight from
+// global memory (L1/L2) with 16-byte loads, no shared-memory staging. The CUDA backend uses it
+// when the head size is 64 and the GPU has compute capability 8.0 or more; topk.cu's fp32
+// kernel otherwise (and with -Dheadsweep.cuda.tensorcores=false).
+//
+// Build: kernels/build.sh. Check: bash kernels/emu/run.sh (host emulator: against a plain fp32
+// sort, incl. ties, ±inf/NaN, adversarial near-ties inside the margin, k above a tile, splits)
+// and, on a GPU, bash bench/gpu-check.sh (against the CPU on every row of every head).
+#include "headsweep.cuh"
+#ifdef HEADSWEEP_EMU
+#include "emu/warp_emu.h"
+#endif
+
+#define TC_HS 64      // head size
+#define TC_TILE 32    // tokens per step
+#define TC_WROWS 64   // rows per warp
+#define TC_WARPS 4    // warps per block
+#define TC_C 0.00830078125f          // 2^-7 + 2^-11
+#define TC_CB 3.0517578125e-05f      // 2^-15
+
+__device__ __forceinline__ unsigned hs_bf16_bits(float f) {
+    unsigned u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN stays a (quiet) NaN
+    u += 0x7fffu + ((u >> 16) & 1u);                                 // round to nearest even
+    return u >> 16;
+}
+
+__device__ __forceinline__ unsigned hs_pack_bf16x2(float lo, float hi) {
+    return hs_bf16_bits(lo) | (hs_bf16_bits(hi) << 16);
+}
+
+#ifndef HEADSWEEP_EMU
+__device__ __forceinline__ void hs_mma_bf16_16816(float d[4], const unsigned a[4], unsigned b0, unsigned b1,
+                                                  const float c[4]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%11,%12,%13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+          "f"(c[3]));
+}
+#endif
+
+// A: [nb·64][ldA] fp32; Abf: [nb][Vpad][32] words; tok: [nb][Vpad] (norm, beta + slack);
+// tmax: [nb][Vpad/32]. Vpad a multiple of 32. grid (Vpad/32, nb), block 32.
+extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta, int V, int Vpad, unsigned* Abf,
+                                      float2* tok, float2* tmax) {
+    const int lane = threadIdx.x;
+    const int g = blockIdx.y;
+    const int t = blockIdx.x * TC_TILE + lane;
+    const float* Ag = A + (long)g * TC_HS * ldA;
+    unsigned* dst = Abf + ((long)g * Vpad + t) * 32;
+    float an = 0.f, bb = -INFINITY;
+    if (t < V) {
+        float ss = 0.f;
+        float a[TC_HS];
+#pragma unroll
+        for (int j = 0; j < TC_HS; j++) {
+            a[j] = Ag[(long)j * ldA + t];
+            ss = fmaf(a[j], a[j], ss);
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+#pragma unroll
+            for (int m = 0; m < 8; m++) dst[q * 8 + m] = hs_pack_bf16x2(a[2 * q + 8 * m], a[2 * q + 8 * m + 1]);
+        an = sqrtf(ss);
+        if (an != an) an = INFINITY;  // a NaN in A: no bound, everything passes
+        float b = beta[t];
+        bb = b + (TC_CB * fabsf(b) + 1e-30f);
+        if (bb != bb) bb = INFINITY;
+    } else {
+        for (int w = 0; w < 32; w++) dst[w] = 0u;
+    }
+    tok[(long)g * Vpad + t] = float2{an, bb};
+    float ma = an, mb = bb;
+    for (int o = 16; o > 0; o >>= 1) {
+        ma = fmaxf(ma, __shfl_xor_sync(0xffffffffu, ma, o));
+        mb = fmaxf(mb, __shfl_xor_sync(0xffffffffu, mb, o));
+    }
+    if (lane == 0) tmax[(long)g * (Vpad / TC_TILE) + blockIdx.x] = float2{ma, mb};
+}
+
+// Inserts (v, id) into the sorted list LV/LI of f entries (capacity k); returns the new count.
+__device__ __forceinline__ int hs_tc_insert(float* LV, int* LI, int f, int k, float v, int id) {
+    int p;
+    if (f == k) {
+        if (!hs_before(v, id, LV[k - 1], LI[k - 1])) return f;
+        p = k - 1;
+    } else {
+        p = f++;
+    }
+    while (p > 0 && hs_before(v, id, LV[p - 1], LI[p - 1])) {
+        LV[p] = LV[p - 1];
+        LI[p] = LI[p - 1];
+        p--;
+    }
+    LV[p] = v;
+    LI[p] = id;
+    return f;
+}
+
+// Abf/tok/tmax from hs_tc_prep; A: the fp32 A ([nb·64][ldA]); beta: [V]; U: [nb][n][64];
+// out: [nb][n][splits][k] as hs_ov_topk. splitLen a multiple of 32.
+// grid (ceil(n/256), splits, nb), block 128.
+extern "C" __global__ void __launch_bounds__(128, 2)
+hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tmax, const float* A, int ldA,
+              const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, float* outVal,
+              int* outId) {
+    __shared__ int candT[TC_WARPS][TC_WROWS][TC_TILE];
+    __shared__ int candN[TC_WARPS][TC_WROWS];
+    __shared__ float gateS[TC_WARPS][TC_WROWS];
+    __shared__ int filledS[TC_WARPS][TC_WROWS];
+    __shared__ float cuS[TC_WARPS][TC_WROWS];
+
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int gq = lane >> 2;
+    const int q = lane & 3;
+    const int g = blockIdx.z;
+    const int split = blockIdx.y;
+    const int row0 = (blockIdx.x * TC_WARPS + warp) * TC_WROWS;
+    if (row0 >= n) return;  // the whole warp: only warp-level synchronization below
+    const float* Ug = U + (long)g * n * TC_HS;
+    const float* Ag = A + (long)g * TC_HS * ldA;
+    const unsigned* Bg = Abf + (long)g * Vpad * 32;
+    const float2* tokg = tok + (long)g * Vpad;
+    const float2* tmaxg = tmax + (long)g * (Vpad / TC_TILE);
+    const float nanf = __int_as_float(0x7fc00000);
+
+    for (int rr = lane; rr < TC_WROWS; rr += 32) {
+        int r = row0 + rr;
+        float ss = 0.f;
+        if (r < n)
+            for (int j = 0; j < TC_HS; j++) {
+                float u = Ug[(long)r * TC_HS + j];
+                ss = fmaf(u, u, ss);
+            }
+        float cu = TC_C * sqrtf(ss);
+        cuS[warp][rr] = cu == cu ? cu : INFINITY;
+        gateS[warp][rr] = nanf;
+        filledS[warp][rr] = 0;
+        candN[warp][rr] = 0;
+    }
+    __syncwarp();
+
+    // This lane's U fragments: [m-tile][k-step][register], rows row0 + 16·mi + gq (+8).
+    unsigned af[4][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++) {
+        int ra = row0 + mi * 16 + gq;
+        int rb = ra + 8;
+        const float* ua = Ug + (long)ra * TC_HS;
+        const float* ub = Ug + (long)rb * TC_HS;
+#pragma unroll
+        for (int s = 0; s < 4; s++) {
+            int c = 16 * s + 2 * q;
+            af[mi][s][0] = ra < n ? hs_pack_bf16x2(ua[c], ua[c + 1]) : 0u;
+            af[mi][s][1] = rb < n ? hs_pack_bf16x2(ub[c], ub[c + 1]) : 0u;
+            af[mi][s][2] = ra < n ? hs_pack_bf16x2(ua[c + 8], ua[c + 9]) : 0u;
+            af[mi][s][3] = rb < n ? hs_pack_bf16x2(ub[c + 8], ub[c + 9]) : 0u;
+        }
+    }
+    // Per row of this lane (index mi·2 + h: row 16·mi + 8·h + gq): C·‖u‖ and the gate.
+    float cu[8], gt[8];
+    bool live[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
+        cu[i] = cuS[warp][rr];
+        gt[i] = nanf;
+        live[i] = row0 + rr < n;
+    }
+
+    const int tBegin = split * splitLen;
+    const int tEnd = min(V, tBegin + splitLen);
+    for (int t0 = tBegin; t0 < tEnd; t0 += TC_TILE) {
+        float acc[4][4][4];
+        unsigned b[4][8];
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+            const uint4* p = reinterpret_cast<const uint4*>(Bg + (long)(t0 + ni * 8 + gq) * 32 + q * 8);
+            uint4 x = __ldg(p);
+            uint4 y = __ldg(p + 1);
+            b[ni][0] = x.x; b[ni][1] = x.y; b[ni][2] = x.z; b[ni][3] = x.w;
+            b[ni][4] = y.x; b[ni][5] = y.y; b[ni][6] = y.z; b[ni][7] = y.w;
+        }
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[mi][ni][c] = 0.f;
+#pragma unroll
+        for (int s = 0; s < 4; s++)
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++)
+                    hs_mma_bf16_16816(acc[mi][ni], af[mi][s], b[ni][2 * s], b[ni][2 * s + 1], acc[mi][ni]);
+
+        // Coarse test: the tile's largest margin and beta for every token of the row.
+        float2 tm = __ldg(tmaxg + t0 / TC_TILE);
+        unsigned flags = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            float thr = gt[i] - fmaf(cu[i], tm.x, tm.y);  // NaN while the row is not full: passes
+            bool f = false;
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++) {
+                f |= !(acc[i >> 1][ni][(i & 1) * 2] <= thr);
+                f |= !(acc[i >> 1][ni][(i & 1) * 2 + 1] <= thr);
+            }
+            if (f && live[i]) flags |= 1u << i;
+        }
+        if (!__any_sync(0xffffffffu, flags != 0)) continue;
+
+        // Fine test per token, and the survivors into their rows' candidate lists.
+        if (flags) {
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++) {
+                int t = t0 + ni * 8 + 2 * q;
+                float2 k0 = __ldg(tokg + t);
+                float2 k1 = __ldg(tokg + t + 1);
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    if (!(flags >> i & 1u)) continue;
+                    int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
+                    float v0 = acc[i >> 1][ni][(i & 1) * 2];
+                    float v1 = acc[i >> 1][ni][(i & 1) * 2 + 1];
+                    if (t < tEnd && !(v0 + fmaf(cu[i], k0.x, k0.y) <= gt[i])) {
+                        int s = atomicAdd(&candN[warp][rr], 1);
+                        candT[warp][rr][s] = t;
+                    }
+                    if (t + 1 < tEnd && !(v1 + fmaf(cu[i], k1.x, k1.y) <= gt[i])) {
+                        int s = atomicAdd(&candN[warp][rr], 1);
+                        candT[warp][rr][s] = t + 1;
+                    }
+                }
+            }
+        }
+        __syncwarp();
+
+        // Exact fp32 re-scoring and insertion: lane l keeps rows l and l + 32.
+        for (int rr = lane; rr < TC_WROWS; rr += 32) {
+            const int cnt = candN[warp][rr];
+            if (cnt == 0) continue;
+            const int r = row0 + rr;
+            const long base = (((long)g * n + r) * splits + split) * k;
+            float* LV = outVal + base;
+            int* LI = outId + base;
+            const float* ur = Ug + (long)r * TC_HS;
+            int f = filledS[warp][rr];
+            for (int c = 0; c < cnt; c++) {
+                const int t = candT[warp][rr][c];
+                float x = beta[t];
+                for (int j = 0; j < TC_HS; j++) x = fmaf(ur[j], Ag[(long)j * ldA + t], x);
+                f = hs_tc_insert(LV, LI, f, k, x, t);
+            }
+            filledS[warp][rr] = f;
+            candN[warp][rr] = 0;
+            gateS[warp][rr] = f == k ? LV[k - 1] : nanf;
+        }
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 8; i++) gt[i] = gateS[warp][(i >> 1) * 16 + (i & 1) * 8 + gq];
+    }
+
+    for (int rr = lane; rr < TC_WROWS; rr += 32) {
+        const int r = row0 + rr;
+        if (r >= n) continue;
+        const long base = (((long)g * n + r) * splits + split) * k;
+        for (int p = filledS[warp][rr]; p < k; p++) {
+            outVal[base + p] = nanf;
+            outId[base + p] = -1;
+        }
+    }
+}
