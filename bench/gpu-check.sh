@@ -31,8 +31,8 @@ cp="$b/headsweep.jar:$b/test-classes"
 start=$(date +%s)
 
 # 1. The suites that have a GPU half (which skip without a GPU and must not skip here).
-reports="${out:-${TMPDIR:-/tmp}/headsweep-gpu-check}/junit"
-mkdir -p "$reports"
+reports="${TMPDIR:-/tmp}/headsweep-gpu-check"   # the logs; the main ones are copied to $OUT at the end
+rm -rf "$reports"; mkdir -p "$reports"
 tests_log="$reports/console.txt"
 timeout 150 "${java[@]}" -jar "$b/junit-platform-console-standalone.jar" execute --disable-banner --disable-ansi-colors \
     --class-path "$cp" --reports-dir "$reports" --details=tree \
@@ -55,12 +55,33 @@ elif [ "$skipped" != 0 ] || [ "$aborted" != 0 ]; then
 fi
 
 # 2. The benchmark: numerals and vocab sweeps, timings against the targets, scores against the CPU.
-timeout 140 "${java[@]}" -cp "$cp" dev.headsweep.engine.cuda.GpuBench > "$reports/bench.txt" 2>&1
+timeout 180 "${java[@]}" -cp "$cp" dev.headsweep.engine.cuda.GpuBench > "$reports/bench.txt" 2>&1
 bench_rc=$?
 while read -r l; do log "$l"; done < "$reports/bench.txt"
-[ $bench_rc -eq 124 ] && log "gpu-check: the benchmark ran past 140 s and was stopped"
+[ $bench_rc -eq 124 ] && log "gpu-check: the benchmark ran past 180 s and was stopped"
+
+# 3. Facts about the kernels themselves, where the machine has the tools (informative, no verdict):
+#    tensor-core instructions in the top-k kernel's machine code, and the SGEMM versions timed alone.
+if command -v cuobjdump >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  sass="$reports/sass"
+  mkdir -p "$sass"
+  python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); [open(sys.argv[2]+'/'+n.split('/')[-1],'wb').write(z.read(n)) for n in z.namelist() if n.endswith('.fatbin')]" "$b/headsweep.jar" "$sass"
+  if [ -f "$sass/topk_tc.fatbin" ]; then
+    cuobjdump -sass -arch sm_90 "$sass/topk_tc.fatbin" > "$sass/topk_tc.sass" 2>&1
+    log "gpu-check: sm_90 machine code of hs_ov_topk_tc: $(grep -c HMMA "$sass/topk_tc.sass") HMMA instructions"
+  fi
+fi
+if [ -f "$b/kernels/bench/run.sh" ] && command -v nvcc >/dev/null 2>&1; then
+  timeout 120 bash "$b/kernels/bench/run.sh" > "$reports/sgemm-bench.txt" 2>&1
+  while read -r l; do log "gpu-check: sgemm-bench: $l"; done < <(tail -n 12 "$reports/sgemm-bench.txt")
+fi
 
 log "gpu-check: $(( $(date +%s) - start )) s in all"
+if [ -n "$out" ]; then
+  for f in console.txt bench.txt sgemm-bench.txt sass/topk_tc.sass; do
+    [ -f "$reports/$f" ] && cp "$reports/$f" "$out/"
+  done
+fi
 if [ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ]; then log "gpu-check: PASS"; exit 0; fi
 log "gpu-check: FAIL (tests exit $tests_rc, benchmark exit $bench_rc)"
 exit 1

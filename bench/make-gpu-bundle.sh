@@ -7,6 +7,7 @@
 #   DIR/test-classes/   the test classes and resources (the suites and GpuBench)
 #   DIR/junit-platform-console-standalone.jar   (from Maven Central)
 #   DIR/gpu-check.sh    the check itself
+#   DIR/kernels/        the CUDA sources and kernels/bench (timed alone on the GPU when nvcc is there)
 #   bash bench/make-gpu-bundle.sh [DIR]          (default target/gpu-bundle)
 # Prints the bundle's size; it must stay under 64 MiB (the limit on what a check carries).
 set -euo pipefail
@@ -29,6 +30,8 @@ jlink --add-modules java.base,java.compiler,java.sql,java.logging,java.managemen
 cp target/headsweep.jar "$dir/"
 cp -r target/test-classes "$dir/test-classes"
 cp bench/gpu-check.sh "$dir/"
+mkdir -p "$dir/kernels" && cp -r kernels/*.cu kernels/*.cuh "$dir/kernels/"
+[ -d kernels/bench ] && cp -r kernels/bench "$dir/kernels/"
 chmod +x "$dir/gpu-check.sh"
 size=$(du -sm "$dir" | cut -f1)
 echo "make-gpu-bundle: $dir is ${size} MiB ($(du -sh "$dir/jre" | cut -f1) runtime, $(du -sh "$dir/headsweep.jar" | cut -f1) jar)"

@@ -59,6 +59,7 @@ public final class CudaBackend implements Backend {
     private Device.Buffer lastResidualDev;
     private boolean tensorCores = !"false".equals(System.getProperty("headsweep.cuda.tensorcores"));
     private int block0Rows = 16384;
+    private final Map<String, Device.Buffer> scratch = new HashMap<>();
     private int headsPerGroup = Integer.MAX_VALUE;
     private int rowsPerChunk = Integer.MAX_VALUE;
 
@@ -355,6 +356,31 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * A working buffer kept between groups and sweeps (allocating and freeing per group costs
+     * synchronizations): the one named {@code name} when it is large enough, else a new one.
+     */
+    private Device.Buffer scratch(String name, long count, Device.Type type) {
+        Device.Buffer b = scratch.get(name);
+        if (b != null && b.count() >= count && b.type() == type) {
+            return b;
+        }
+        if (b != null) {
+            scratch.remove(name);
+            dev.free(b);
+        }
+        b = dev.alloc(count, type);
+        scratch.put(name, b);
+        return b;
+    }
+
+    private void freeScratch() {
+        for (Device.Buffer b : scratch.values()) {
+            dev.free(b);
+        }
+        scratch.clear();
+    }
+
     private static Device.Buffer keep(List<Device.Buffer> list, Device.Buffer b) {
         list.add(b);
         return b;
@@ -410,6 +436,7 @@ public final class CudaBackend implements Backend {
                     try {
                         group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, ids, vals);
                     } catch (Device.OutOfMemory oom) {
+                        freeScratch();
                         if (nb > 1) {
                             headsPerGroup = Math.max(1, nb / 2);
                         } else if (Math.min(rowsPerChunk, n) > 1) {
@@ -470,68 +497,63 @@ public final class CudaBackend implements Backend {
                 src[g * hs + j] = head * hs + j;
             }
         }
-        List<Device.Buffer> tmp = new ArrayList<>();
-        try {
-            Device.Buffer srcB = keep(tmp, dev.upload(src));
-            Device.Buffer colsB = keep(tmp, dev.upload(cols));
-            Device.Buffer wc = keep(tmp, dev.alloc((long) rowsA * d, Device.Type.F32));
-            Device.Buffer m = keep(tmp, dev.alloc((long) rowsA * d, Device.Type.F32));
-            Device.Buffer gram = keep(tmp, dev.alloc((long) nb * hs * hs, Device.Type.F64));
-            dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
-                    L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-            dev.launch("hs_gram", nb, 1, 1, 256, wc.ptr(), gram.ptr(), hs, d);
-            int ldA = (V + 3) / 4 * 4;
-            Device.Buffer a = keep(tmp, dev.alloc((long) rowsA * ldA, Device.Type.F32));
-            sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
+        Device.Buffer srcB = scratch("src", rowsA, Device.Type.I32);
+        dev.upload(srcB, 0, src, 0, rowsA);
+        Device.Buffer colsB = scratch("cols", nb, Device.Type.I32);
+        dev.upload(colsB, 0, cols, 0, nb);
+        Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer gram = scratch("gram", (long) nb * hs * hs, Device.Type.F64);
+        dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
+                L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+        dev.launch("hs_gram", nb, 1, 1, 256, wc.ptr(), gram.ptr(), hs, d);
+        int ldA = (V + 3) / 4 * 4;
+        Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
+        sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
 
-            boolean tc = tensorCoresFor(hs);
-            TcInputs tci = tc ? tcPrep(tmp, a.ptr(), ldA, beta, V, nb) : null;
+        boolean tc = tensorCoresFor(hs);
+        TcInputs tci = tc ? tcPrep(null, a.ptr(), ldA, beta, V, nb) : null;
 
-            int rows = Math.min(n, rowsPerChunk);
-            int[] sp = splits(rows, nb, V, tc ? TC_ROWS : TOPK_ROWS);
-            int splits = sp[0];
-            int splitLen = sp[1];
-            Device.Buffer z = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
-            Device.Buffer v = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
-            Device.Buffer u = keep(tmp, dev.alloc((long) nb * rows * hs, Device.Type.F32));
-            Device.Buffer pv = keep(tmp, dev.alloc((long) nb * rows * splits * k, Device.Type.F32));
-            Device.Buffer pi = keep(tmp, dev.alloc((long) nb * rows * splits * k, Device.Type.I32));
-            Device.Buffer ov = pv;
-            Device.Buffer oi = pi;
+        int rows = Math.min(n, rowsPerChunk);
+        int[] sp = splits(rows, nb, V, tc ? TC_ROWS : TOPK_ROWS);
+        int splits = sp[0];
+        int splitLen = sp[1];
+        Device.Buffer z = scratch("z", (long) rows * d, Device.Type.F32);
+        Device.Buffer v = scratch("v", (long) rows * d, Device.Type.F32);
+        Device.Buffer u = scratch("u", (long) nb * rows * hs, Device.Type.F32);
+        Device.Buffer pv = scratch("pv", (long) nb * rows * splits * k, Device.Type.F32);
+        Device.Buffer pi = scratch("pi", (long) nb * rows * splits * k, Device.Type.I32);
+        Device.Buffer ov = pv;
+        Device.Buffer oi = pi;
+        if (splits > 1) {
+            ov = scratch("ov", (long) nb * rows * k, Device.Type.F32);
+            oi = scratch("oi", (long) nb * rows * k, Device.Type.I32);
+        }
+        float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
+        int[] hostI = new int[hostV.length];
+        for (int r0 = 0; r0 < n; r0 += rows) {
+            int nr = Math.min(rows, n - r0);
+            layernorm(xd.at((long) r0 * d), z.ptr(), L[0], L[1], nr, d, eps);
+            sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
+            dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
+                    v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
+            if (tc) {
+                tcTopK(tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(), pi.ptr());
+            } else {
+                dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
+                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
+            }
             if (splits > 1) {
-                ov = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.F32));
-                oi = keep(tmp, dev.alloc((long) nb * rows * k, Device.Type.I32));
+                dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
+                        pv.ptr(), pi.ptr(), (long) nb * nr, splits, k, ov.ptr(), oi.ptr());
             }
-            float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
-            int[] hostI = new int[hostV.length];
-            for (int r0 = 0; r0 < n; r0 += rows) {
-                int nr = Math.min(rows, n - r0);
-                layernorm(xd.at((long) r0 * d), z.ptr(), L[0], L[1], nr, d, eps);
-                sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
-                dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
-                        v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
-                if (tc) {
-                    tcTopK(tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(), pi.ptr());
-                } else {
-                    dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
-                            a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
-                }
-                if (splits > 1) {
-                    dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
-                            pv.ptr(), pi.ptr(), (long) nb * nr, splits, k, ov.ptr(), oi.ptr());
-                }
-                int len = nb * nr * k;
-                dev.download(oi, 0, hostI, 0, len);
-                dev.download(ov, 0, hostV, 0, len);
-                for (int g = 0; g < nb; g++) {
-                    int hi = group.get(g);
-                    System.arraycopy(hostI, g * nr * k, ids[hi], r0 * k, nr * k);
-                    System.arraycopy(hostV, g * nr * k, vals[hi], r0 * k, nr * k);
-                }
-            }
-        } finally {
-            for (Device.Buffer b : tmp) {
-                dev.free(b);
+            int len = nb * nr * k;
+            dev.download(oi, 0, hostI, 0, len);
+            dev.download(ov, 0, hostV, 0, len);
+            for (int g = 0; g < nb; g++) {
+                int hi = group.get(g);
+                System.arraycopy(hostI, g * nr * k, ids[hi], r0 * k, nr * k);
+                System.arraycopy(hostV, g * nr * k, vals[hi], r0 * k, nr * k);
             }
         }
     }
@@ -542,9 +564,14 @@ public final class CudaBackend implements Backend {
 
     private TcInputs tcPrep(List<Device.Buffer> tmp, Device.Ptr a, int ldA, Device.Buffer beta, int V, int nb) {
         int vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
-        Device.Buffer abf = keep(tmp, dev.alloc((long) nb * vpad * 32, Device.Type.I32));
-        Device.Buffer tok = keep(tmp, dev.alloc((long) nb * vpad * 2, Device.Type.F32));
-        Device.Buffer tmax = keep(tmp, dev.alloc((long) nb * (vpad / TC_TILE) * 2, Device.Type.F32));
+        long words = (long) nb * vpad * 32;
+        long toks = (long) nb * vpad * 2;
+        long tiles = (long) nb * (vpad / TC_TILE) * 2;
+        // tmp == null: the sweep's kept buffers; else buffers freed by the caller
+        Device.Buffer abf = tmp == null ? scratch("abf", words, Device.Type.I32) : keep(tmp, dev.alloc(words, Device.Type.I32));
+        Device.Buffer tok = tmp == null ? scratch("tok", toks, Device.Type.F32) : keep(tmp, dev.alloc(toks, Device.Type.F32));
+        Device.Buffer tmax = tmp == null ? scratch("tmax", tiles, Device.Type.F32)
+                : keep(tmp, dev.alloc(tiles, Device.Type.F32));
         dev.launch("hs_tc_prep", vpad / TC_TILE, nb, 1, 32, a, ldA, beta.ptr(), V, vpad, abf.ptr(), tok.ptr(),
                 tmax.ptr());
         return new TcInputs(abf, tok, tmax, vpad);
@@ -626,6 +653,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void close() {
         try {
+            freeScratch();
             if (weights != null) {
                 weights.free();
                 weights = null;
