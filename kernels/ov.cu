@@ -8,6 +8,11 @@
 //   hs_gram        G = W̃_O·W̃_Oᵀ per head, in double
 //   hs_head_scale  u = v/σ for every keyword row of every head of the batch
 //   hs_beta        β = ln_f.b·wteᵀ, one thread per token
+// and, the same arithmetic laid out for the GPU (the CUDA backend uses these):
+//   hs_ov_center2  one warp per row: the row through shared memory (coalesced), the mean summed by
+//                  one lane in the CPU's order, the rest element-wise
+//   hs_gram2       one thread per entry of G, the rows in 64-wide chunks through shared memory
+//                  (each entry still summed over i = 0 .. d-1 in order)
 // A_h itself is one hs_sgemm (gemm.cu) of all the batch's M rows against wteᵀ; v = z·W_V + b_V
 // one hs_sgemm per layer; the fused top-k is in topk.cu.
 //
@@ -86,4 +91,54 @@ extern "C" __global__ void hs_beta(const float* wte, const float* lnfB, float* b
     float s = 0.f;
     for (int i = 0; i < d; i++) s += lnfB[i] * e[i];
     beta[t] = s;
+}
+
+#define HS_CENTER_MAX_D 2048
+
+// As hs_ov_center, bit for bit; d <= 2048. grid nr, block 32.
+extern "C" __global__ void hs_ov_center2(const float* wo, const int* srcRows, const float* lnfW,
+                                         float* wc, float* m, int nr, int d) {
+    __shared__ float row[HS_CENTER_MAX_D];
+    __shared__ float meanS;
+    int r = blockIdx.x;
+    const float* src = wo + (long)srcRows[r] * d;
+    for (int i = threadIdx.x; i < d; i += 32) row[i] = src[i];
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float sum = 0.f;
+        for (int i = 0; i < d; i++) sum += row[i];
+        meanS = sum / d;
+    }
+    __syncthreads();
+    float mean = meanS;
+    float* c = wc + (long)r * d;
+    float* mr = m + (long)r * d;
+    for (int i = threadIdx.x; i < d; i += 32) {
+        float x = row[i] - mean;
+        c[i] = x;
+        mr[i] = x * lnfW[i];
+    }
+}
+
+// As hs_gram, bit for bit; hs <= 64. grid (nb, ceil(hs·hs/256)), block 256.
+extern "C" __global__ void hs_gram2(const float* wc, double* gram, int hs, int d) {
+    __shared__ float chunk[HS_MAX_HS][65];
+    int g = blockIdx.x;
+    int e = blockIdx.y * 256 + threadIdx.x;
+    int a = e / hs, b = e % hs;
+    bool mine = e < hs * hs;
+    const float* rows = wc + (long)g * hs * d;
+    double s = 0;
+    for (int i0 = 0; i0 < d; i0 += 64) {
+        int len = min(64, d - i0);
+        __syncthreads();
+        for (int x = threadIdx.x; x < hs * 64; x += 256) {
+            int rr = x / 64, ii = x % 64;
+            chunk[rr][ii] = ii < len ? rows[(long)rr * d + i0 + ii] : 0.f;
+        }
+        __syncthreads();
+        if (mine)
+            for (int ii = 0; ii < len; ii++) s += (double)chunk[a][ii] * chunk[b][ii];
+    }
+    if (mine) gram[((long)g * hs + a) * hs + b] = s;
 }

@@ -504,9 +504,13 @@ public final class CudaBackend implements Backend {
         Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
         Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
         Device.Buffer gram = scratch("gram", (long) nb * hs * hs, Device.Type.F64);
-        dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
-                L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-        dev.launch("hs_gram", nb, 1, 1, 256, wc.ptr(), gram.ptr(), hs, d);
+        if (d <= 2048) {
+            dev.launch("hs_ov_center2", rowsA, 1, 1, 32, L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+        } else {
+            dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
+                    L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+        }
+        dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, wc.ptr(), gram.ptr(), hs, d);
         int ldA = (V + 3) / 4 * 4;
         Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
         sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);

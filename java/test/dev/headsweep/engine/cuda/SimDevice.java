@@ -347,7 +347,10 @@ final class SimDevice implements Device {
                     }
                 }
             }
-            case "hs_ov_center" -> {
+            case "hs_ov_center", "hs_ov_center2" -> {
+                if (kernel.equals("hs_ov_center2") && (gx != in(a[5]) || block != 32 || in(a[6]) > 2048)) {
+                    throw new IllegalArgumentException("hs_ov_center2 launch: grid " + gx + " block " + block);
+                }
                 P wo = p(a[0], Type.F32), src = p(a[1], Type.I32), lnfW = p(a[2], Type.F32), wc = p(a[3], Type.F32),
                         m = p(a[4], Type.F32);
                 int nr = in(a[5]), d = in(a[6]);
@@ -365,9 +368,12 @@ final class SimDevice implements Device {
                     }
                 }
             }
-            case "hs_gram" -> {
+            case "hs_gram", "hs_gram2" -> {
                 P wc = p(a[0], Type.F32), gram = p(a[1], Type.F64);
                 int hs = in(a[2]), d = in(a[3]);
+                if (kernel.equals("hs_gram2") && (gy != (hs * hs + 255) / 256 || block != 256 || hs > 64)) {
+                    throw new IllegalArgumentException("hs_gram2 launch: grid " + gx + "," + gy + " block " + block);
+                }
                 for (int g = 0; g < gx; g++) {
                     for (int x = 0; x < hs; x++) {
                         for (int y = 0; y < hs; y++) {
