@@ -4,6 +4,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${TMPDIR:-/tmp}/headsweep-kernel-emu"
-g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+g++ -std=c++20 -O1 -ffp-contract=off -fno-strict-aliasing -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out" "$here/test_kernels.cpp"
 "$out"
