@@ -1,18 +1,29 @@
 // gemm.cu: the one dense product the GPU path uses, fp32 with fp32 accumulation:
-//   hs_sgemm   C[M, N] = A[M, K] · op(B) (+ bias[N]),  op(B) = B[K, N] (transB = 0)
-//                                                         or B[N, K]ᵀ (transB = 1)
-// All row-major with leading dimensions lda, ldb, ldc (in floats). One version: 64 × 64 output
-// tiles, 16-deep slices of K through shared memory, 256 threads of 4 × 4 outputs each. Every
-// output is accumulated from 0 with fmaf over k = 0, 1, ..., K-1 in order and the bias is added
-// last; so A_h = M·wteᵀ (transB = 1) equals the CPU's plain kernel bit for bit.
-// Used for block 0's dense layers, the value projections v = z·W_V + b_V and the per-head
-// precompute A_h = W̃_O·diag(ln_f.w)·wteᵀ of DESIGN.md section 2 (all heads of a batch at once).
-// Not fast: a plain tiled SGEMM, about a quarter of the fp32 peak at best; a tensor-core (tf32)
-// version is future work.
+//   hs_sgemm,  C[M, N] = A[M, K] · op(B) (+ bias[N]),  op(B) = B[K, N] (transB = 0)
+//   hs_sgemm2                                             or B[N, K]ᵀ (transB = 1)
+// All row-major with leading dimensions lda, ldb, ldc (in floats). Every output is accumulated
+// from 0 with fmaf over k = 0, 1, ..., K-1 in order and the bias is added last; so A_h = M·wteᵀ
+// (transB = 1) equals the CPU's plain kernel bit for bit. Used for block 0's dense layers, the
+// value projections v = z·W_V + b_V and the per-head precompute A_h = W̃_O·diag(ln_f.w)·wteᵀ of
+// DESIGN.md section 2 (all heads of a batch at once).
+//
+// Versions (same arguments, same bits; CudaBackend.sgemm launches hs_sgemm2):
+//   hs_sgemm   the reference: 64 × 64 tiles, BK 16, 256 threads of 4 × 4 outputs, scalar loads.
+//              H200: 12.1 TFLOP/s on A_h (768 × 50257 × 768), 14.3 on v (50257 × 768 × 768).
+//   hs_sgemm2  128 × 128 tiles, BK 8, 256 threads of 8 × 8 outputs, float4 global loads where
+//              alignment is proven, double-buffered k-major shared tiles, LDS.128 fragments.
+//              sm_90: 128 registers, 16896 B smem, no spills (__launch_bounds__(256, 2)).
+//              H200: 38.6 TFLOP/s on A_h (1.54 ms; 12 of them 18.5 ms), 38.8 on v, bit-equal
+//              to hs_sgemm on all bench shapes. Slower than hs_sgemm on small grids (block 0's
+//              388-row MLP-out: 0.39 vs 0.35 ms, 24 blocks for 132 SMs).
+// A tensor-core (tf32) version is future work (it cannot be bit-equal to the CPU).
 //
 // Build: kernels/build.sh (nvcc -fatbin --fmad=false, sm_80/86/89/90 + compute_90 PTX).
-// Check: bash kernels/emu/run.sh (host emulator, no GPU) and bash bench/gpu-check.sh on a GPU.
-// Status: compiled with nvcc 13.0; run only under the emulator so far.
+// Check: bash kernels/emu/run.sh (host emulator, no GPU: hs_sgemm against plain loops, hs_sgemm2
+// against hs_sgemm bit for bit over 176 shapes); on a GPU bash kernels/bench/run.sh (timings and
+// a bitwise device check) and bash bench/gpu-check.sh.
+// Status: both compiled with nvcc 13.0; hs_sgemm2 timed on an H200 with kernels/bench (numbers
+// above), the Java path (CudaBackend) not yet run on a GPU with it.
 #include "headsweep.cuh"
 
 #define HS_BM 64
@@ -96,6 +107,10 @@ extern "C" __global__ void hs_sgemm(const float* A, const float* B, const float*
 #define HS2_BM 128
 #define HS2_BN 128
 #define HS2_BK 8
+#ifndef HS2_WARP_4X8
+#define HS2_WARP_4X8 0  // which cells of the 16 × 16 thread grid a warp holds (same outputs, same bits;
+                        // 4 × 8 measured no faster on an H200: 37.8 vs 38.6 TFLOP/s on A_h)
+#endif
 #define HS2_LD (HS2_BM + 4)  // padded row of a k-major tile (floats); 528 bytes, float4-aligned
 
 // One k of the 8 × 8 outer product from the k-major tiles As, Bs.
@@ -134,8 +149,15 @@ hs_sgemm2(const float* A, const float* B, const float* bias, float* C, int M, in
     __shared__ __align__(16) float As[2][HS2_BK][HS2_LD];
     __shared__ __align__(16) float Bs[2][HS2_BK][HS2_LD];
     const int tid = threadIdx.x;
+#if HS2_WARP_4X8
+    // a warp holds 4 ty × 8 tx: its fragment reads are 64 + 128 contiguous bytes (one wavefront each)
+    const int tx = ((tid >> 5) & 1) * 8 + (tid & 7);
+    const int ty = (tid >> 6) * 4 + ((tid >> 3) & 3);
+#else
+    // a warp holds 2 ty × 16 tx
     const int tx = tid & 15;
     const int ty = tid >> 4;
+#endif
     const long m0 = (long)blockIdx.y * HS2_BM;
     const long n0 = (long)blockIdx.x * HS2_BN;
     const bool vecA = ((reinterpret_cast<unsigned long long>(A) & 15) == 0) && (lda & 3) == 0;

@@ -6,6 +6,9 @@
 // value projection v = z·W_V + b_V (M 50257, N 768, K 768, transB 0, bias), block 0's MLP-out
 // (M 388, N 768, K 3072, bias), and an unaligned one (odd leading dimensions, scalar path).
 // Times: CUDA events, 3 warm-up runs, median of 10; TFLOP/s = 2·M·N·K / time.
+// Measured on an NVIDIA H200 (nvcc 13.0, sm_90): A_h hs_sgemm 4.9 ms (12.1 TFLOP/s), hs_sgemm2
+// 1.54 ms (38.6); v 4.15 / 1.53 ms (14.3 / 38.8); block0 MLP-out 0.35 / 0.39 ms; unaligned
+// 0.16 / 0.085 ms; all bit-equal, and equal to host fmaf loops on 2000 samples per shape.
 #include "../gemm.cu"
 
 #include <algorithm>
