@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${TMPDIR:-/tmp}/headsweep-kernel-emu"
-g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+g++ -std=c++20 -O1 -ffp-contract=off -fno-strict-aliasing -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out" "$here/test_kernels.cpp"
 "$out"
 # The tensor-core top-k (its own program: it needs warp_emu.h's emulated mma)

@@ -270,6 +270,88 @@ static void ovCases() {
     check(ok, "beta");
 }
 
+// ---------- sgemm2 against sgemm, bit for bit ----------
+// ldMode 0: tight leading dimensions (lda = K, ldb = K or N, ldc = N); 1: padded and odd (scalar
+// loads); 2: padded to a multiple of 4 plus 4 (float4 path, tails inside the tile); 3: like 2 but
+// every base pointer one float past 16-byte alignment (scalar path). C starts as the same NaN
+// garbage for both kernels and the whole buffer is compared, so nothing outside C[M, N] is written.
+static int gemm2Cases = 0;
+static void gemm2Case(int M, int N, int K, int transB, bool withBias, int ldMode, unsigned seed, bool vsLoops = false) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1, 1);
+    auto ld = [&](int need) {
+        switch (ldMode) {
+            case 0: return need;
+            case 1: return need + (need % 2 == 0 ? 3 : 2);
+            default: return (need + 3) / 4 * 4 + 4;
+        }
+    };
+    int lda = ld(K), ldb = ld(transB ? K : N), ldc = ld(N);
+    int off = ldMode == 3 ? 1 : 0;
+    size_t nA = (size_t)M * lda + off, nB = (size_t)(transB ? N : K) * ldb + off, nC = (size_t)M * ldc + off;
+    std::vector<float> A(nA), B(nB), bias(N + off), C1(nC), C2(nC);
+    auto fill = [&](std::vector<float>& v) {
+        for (auto& x : v) {
+            int c = rng() % 16;
+            x = c == 0 ? -0.f : c == 1 ? 0.f : c == 2 ? (float)((int)(rng() % 7) - 3) : u(rng);
+        }
+    };
+    fill(A);
+    fill(B);
+    fill(bias);
+    float garbage = __int_as_float(0x7fc0beef);
+    std::fill(C1.begin(), C1.end(), garbage);
+    std::fill(C2.begin(), C2.end(), garbage);
+    const float* pb = withBias ? bias.data() + off : (const float*)nullptr;
+    emu::launch(hs_sgemm, dim3((N + 63) / 64, (M + 63) / 64), dim3(256), (const float*)A.data() + off,
+                (const float*)B.data() + off, pb, C1.data() + off, M, N, K, lda, ldb, ldc, transB);
+    emu::launch(hs_sgemm2, dim3((N + 127) / 128, (M + 127) / 128), dim3(256), (const float*)A.data() + off,
+                (const float*)B.data() + off, pb, C2.data() + off, M, N, K, lda, ldb, ldc, transB);
+    bool ok = std::memcmp(C1.data(), C2.data(), nC * sizeof(float)) == 0;
+    if (ok && vsLoops) {
+        for (int m = 0; m < M && ok; m++)
+            for (int nn = 0; nn < N && ok; nn++) {
+                float acc = 0.f;
+                for (int kk = 0; kk < K; kk++)
+                    acc = fmaf(A[off + (size_t)m * lda + kk],
+                               transB ? B[off + (size_t)nn * ldb + kk] : B[off + (size_t)kk * ldb + nn], acc);
+                if (withBias) acc = acc + bias[off + nn];
+                ok = same(acc, C2[off + (size_t)m * ldc + nn]);
+            }
+    }
+    gemm2Cases++;
+    check(ok, "sgemm2 == sgemm M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K)
+                  + " transB=" + std::to_string(transB) + " bias=" + std::to_string(withBias)
+                  + " ldMode=" + std::to_string(ldMode));
+}
+
+static void gemm2Sweep() {
+    const int S[] = {1, 7, 64, 127, 128, 129, 300, 768};
+    const int Ks[] = {1, 7, 8, 9, 64, 127, 129, 300};
+    unsigned seed = 100;
+    int idx = 0;
+    // every (M, N) pair of S below 768, against a rotating K, both transB, rotating bias and
+    // leading-dimension modes
+    for (int mi = 0; mi < 7; mi++)
+        for (int ni = 0; ni < 7; ni++)
+            for (int tb = 0; tb < 2; tb++) {
+                int K = Ks[(mi * 3 + ni * 5 + tb) % 8];
+                gemm2Case(S[mi], S[ni], K, tb, (idx % 3) != 0, idx % 4, seed++);
+                idx++;
+            }
+    // every K of the list (and K = 0) on a few shapes, all four leading-dimension modes
+    for (int K : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 127, 129, 300})
+        for (int ldMode = 0; ldMode < 4; ldMode++)
+            gemm2Case(129, 131, K, (K + ldMode) % 2, ldMode % 2 == 0, ldMode, seed++);
+    // the sizes of 768 (K = 768 as in A_h and the v projection), with plain loops too
+    gemm2Case(768, 300, 768, 1, false, 2, seed++, true);
+    gemm2Case(300, 768, 768, 0, true, 2, seed++, true);
+    gemm2Case(129, 768, 768, 1, false, 1, seed++, true);
+    gemm2Case(768, 7, 129, 0, true, 3, seed++, true);
+    gemm2Case(7, 768, 127, 1, true, 0, seed++, true);
+    gemm2Case(257, 259, 300, 1, false, 2, seed++, true);
+}
+
 int main() {
     // top-k: V not a multiple of the 64-token tile, k above a tile and above a split, ties
     // (integer data), ±inf and NaN, several heads, vocabulary splits merged
@@ -293,6 +375,8 @@ int main() {
     gemmCase(128, 67, 16, 0, false, 4);
     block0Cases();
     ovCases();
+    gemm2Sweep();
+    std::printf("sgemm2: %d cases against sgemm\n", gemm2Cases);
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

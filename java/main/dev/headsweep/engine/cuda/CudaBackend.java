@@ -223,7 +223,7 @@ public final class CudaBackend implements Backend {
 
     private void sgemm(Device.Ptr a, Device.Ptr b, Device.Ptr bias, Device.Ptr c, int m, int n, int k,
             int lda, int ldb, int ldc, boolean transB) {
-        dev.launch("hs_sgemm", (n + 63) / 64, (m + 63) / 64, 1, 256,
+        dev.launch("hs_sgemm2", (n + 127) / 128, (m + 127) / 128, 1, 256,
                 a, b, bias, c, m, n, k, lda, ldb, ldc, transB ? 1 : 0);
     }
 

@@ -11,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The fused top-k kernel (A = M·Eᵀ by hs_sgemm, then hs_ov_topk and hs_topk_merge) against a
+ * The fused top-k kernel (A = M·Eᵀ by hs_sgemm2, then hs_ov_topk and hs_topk_merge) against a
  * plain full sort: ties, ±inf and NaN logits, k above a 64-token tile and above a vocabulary
  * split, V not a multiple of the tile, all-equal logits. On the GPU when there is one (else
  * skipped, saying so), and always on the simulated device, which checks the host side of the

@@ -329,12 +329,14 @@ final class SimDevice implements Device {
                     }
                 }
             }
-            case "hs_sgemm" -> {
+            case "hs_sgemm", "hs_sgemm2" -> {
+                // hs_sgemm2 computes the same bits as hs_sgemm, on 128 x 128 tiles instead of 64 x 64
                 P A = p(a[0], Type.F32), B = p(a[1], Type.F32), bias = p(a[2], Type.F32), C = p(a[3], Type.F32);
                 int M = in(a[4]), N = in(a[5]), K = in(a[6]), lda = in(a[7]), ldb = in(a[8]), ldc = in(a[9]);
                 boolean transB = in(a[10]) != 0;
-                if (gx != (N + 63) / 64 || gy != (M + 63) / 64 || block != 256) {
-                    throw new IllegalArgumentException("hs_sgemm grid");
+                int tile = kernel.equals("hs_sgemm2") ? 128 : 64;
+                if (gx != (N + tile - 1) / tile || gy != (M + tile - 1) / tile || block != 256) {
+                    throw new IllegalArgumentException(kernel + " grid");
                 }
                 for (int m = 0; m < M; m++) {
                     for (int nn = 0; nn < N; nn++) {
