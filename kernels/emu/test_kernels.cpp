@@ -238,6 +238,25 @@ static void ovCases() {
                 ok &= s == gram[(g * hs + a) * hs + b];
             }
     check(ok, "gram");
+    {   // the second versions, bit for bit the first (d over the 64-wide gram chunk, hs 64)
+        int d2 = 200, hs2 = 64, nr2 = 2 * hs2;
+        std::vector<float> wo2((size_t)nr2 * d2), lnw2(d2);
+        for (auto& x : wo2) x = u(rng);
+        for (auto& x : lnw2) x = u(rng) + 1;
+        std::vector<int> src2(nr2);
+        for (int r = 0; r < nr2; r++) src2[r] = (r * 7) % nr2;
+        std::vector<float> c1((size_t)nr2 * d2), m1(c1.size()), c2(c1.size()), m2(c1.size());
+        emu::launch(hs_ov_center, dim3((nr2 + 127) / 128), dim3(128), wo2.data(), src2.data(), lnw2.data(), c1.data(),
+                    m1.data(), nr2, d2);
+        emu::launch(hs_ov_center2, dim3(nr2), dim3(32), wo2.data(), src2.data(), lnw2.data(), c2.data(), m2.data(),
+                    nr2, d2);
+        check(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0 && std::memcmp(m1.data(), m2.data(), m1.size() * 4) == 0,
+              "ov_center2 = ov_center bit for bit");
+        std::vector<double> g1((size_t)2 * hs2 * hs2), g2(g1.size());
+        emu::launch(hs_gram, dim3(2), dim3(256), (const float*)c1.data(), g1.data(), hs2, d2);
+        emu::launch(hs_gram2, dim3(2, (hs2 * hs2 + 255) / 256), dim3(256), (const float*)c1.data(), g2.data(), hs2, d2);
+        check(std::memcmp(g1.data(), g2.data(), g1.size() * 8) == 0, "gram2 = gram bit for bit");
+    }
     int ldv = d + 5;
     std::vector<float> v((size_t)n * ldv), uu((size_t)nb * n * hs);
     for (auto& x : v) x = u(rng);

@@ -60,6 +60,7 @@ public final class CudaBackend implements Backend {
     private boolean tensorCores = !"false".equals(System.getProperty("headsweep.cuda.tensorcores"));
     private int block0Rows = 16384;
     private final Map<String, Device.Buffer> scratch = new HashMap<>();
+    private boolean keepFactors = !"false".equals(System.getProperty("headsweep.cuda.resident"));
     private int headsPerGroup = Integer.MAX_VALUE;
     private int rowsPerChunk = Integer.MAX_VALUE;
 
@@ -129,6 +130,8 @@ public final class CudaBackend implements Backend {
         final Gpt2Weights w;
         final List<Device.Buffer> owned = new ArrayList<>();
         final Map<Integer, Device.Buffer[]> layers = new HashMap<>();
+        final Map<String, GroupFactors> factors = new HashMap<>();
+        long factorBytes;
         Device.Buffer wte;
         Device.Buffer beta;
         Device.Buffer lnfW;
@@ -195,6 +198,23 @@ public final class CudaBackend implements Backend {
                 dev.free(b);
             }
             owned.clear();
+            factors.clear();
+            factorBytes = 0;
+        }
+
+        void dropFactors() {
+            for (GroupFactors f : factors.values()) {
+                List<Device.Buffer> bs = new ArrayList<>(List.of(f.gram(), f.a()));
+                if (f.tc() != null) {
+                    bs.addAll(List.of(f.tc().abf(), f.tc().tok(), f.tc().tmax()));
+                }
+                for (Device.Buffer b : bs) {
+                    owned.remove(b);
+                    dev.free(b);
+                }
+            }
+            factors.clear();
+            factorBytes = 0;
         }
     }
 
@@ -437,6 +457,7 @@ public final class CudaBackend implements Backend {
                         group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, ids, vals);
                     } catch (Device.OutOfMemory oom) {
                         freeScratch();
+                        W.dropFactors();
                         if (nb > 1) {
                             headsPerGroup = Math.max(1, nb / 2);
                         } else if (Math.min(rowsPerChunk, n) > 1) {
@@ -486,8 +507,6 @@ public final class CudaBackend implements Backend {
         int rowsA = nb * hs;
         Device.Buffer[] L = W.layer(layer);
         Device.Buffer beta = W.beta();
-        Device.Buffer wte = W.wte();
-        Device.Buffer lnfW = W.lnfW();
         int[] src = new int[rowsA];
         int[] cols = new int[nb];
         for (int g = 0; g < nb; g++) {
@@ -497,26 +516,17 @@ public final class CudaBackend implements Backend {
                 src[g * hs + j] = head * hs + j;
             }
         }
-        Device.Buffer srcB = scratch("src", rowsA, Device.Type.I32);
-        dev.upload(srcB, 0, src, 0, rowsA);
+        boolean tc = tensorCoresFor(hs);
+        int ldA = (V + 3) / 4 * 4;
+        GroupFactors f = W.factors.get(factorKey(layer, cols, tc));
+        if (f == null) {
+            f = factors(W, layer, src, cols, tc);
+        }
         Device.Buffer colsB = scratch("cols", nb, Device.Type.I32);
         dev.upload(colsB, 0, cols, 0, nb);
-        Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
-        Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
-        Device.Buffer gram = scratch("gram", (long) nb * hs * hs, Device.Type.F64);
-        if (d <= 2048) {
-            dev.launch("hs_ov_center2", rowsA, 1, 1, 32, L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-        } else {
-            dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
-                    L[4].ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-        }
-        dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, wc.ptr(), gram.ptr(), hs, d);
-        int ldA = (V + 3) / 4 * 4;
-        Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
-        sgemm(m.ptr(), wte.ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
-
-        boolean tc = tensorCoresFor(hs);
-        TcInputs tci = tc ? tcPrep(null, a.ptr(), ldA, beta, V, nb) : null;
+        Device.Buffer gram = f.gram();
+        Device.Buffer a = f.a();
+        TcInputs tci = f.tc();
 
         int rows = Math.min(n, rowsPerChunk);
         int[] sp = splits(rows, nb, V, tc ? TC_ROWS : TOPK_ROWS);
@@ -559,6 +569,83 @@ public final class CudaBackend implements Backend {
                 System.arraycopy(hostI, g * nr * k, ids[hi], r0 * k, nr * k);
                 System.arraycopy(hostV, g * nr * k, vals[hi], r0 * k, nr * k);
             }
+        }
+    }
+
+    /**
+     * What the top-k of a group of heads needs that depends on the weights alone (the Gram matrices,
+     * A in fp32 and, for the tensor cores, its bf16 copy with norms). Kept on the device while the
+     * weights stay loaded and the kept ones take at most {@link #RESIDENT_SHARE} of the device's
+     * memory, so a second sweep of the same heads skips the A_h products; else in working buffers.
+     */
+    private record GroupFactors(Device.Buffer gram, Device.Buffer a, TcInputs tc) {
+    }
+
+    private static String factorKey(int layer, int[] cols, boolean tc) {
+        return layer + ":" + java.util.Arrays.toString(cols) + (tc ? ":tc" : "");
+    }
+
+    /** Share of the device's memory that kept {@link GroupFactors} may take. */
+    static final double RESIDENT_SHARE = 0.4;
+
+    private GroupFactors factors(DeviceWeights W, int layer, int[] src, int[] cols, boolean tc) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        int V = cfg.vocabSize();
+        int nb = cols.length;
+        int rowsA = nb * hs;
+        int ldA = (V + 3) / 4 * 4;
+        int vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
+        long bytes = 8L * nb * hs * hs + 4L * rowsA * ldA + (tc ? 128L * nb * vpad + 8L * nb * vpad + 8L * nb * vpad / TC_TILE : 0);
+        boolean keepIt = keepFactors && W.factorBytes + bytes <= (long) (RESIDENT_SHARE * dev.totalBytes());
+        List<Device.Buffer> kept = keepIt ? new ArrayList<>() : null;
+        try {
+            Device.Buffer srcB = scratch("src", rowsA, Device.Type.I32);
+            dev.upload(srcB, 0, src, 0, rowsA);
+            Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
+            Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
+            Device.Buffer gram = keepIt ? keep(kept, dev.alloc((long) nb * hs * hs, Device.Type.F64))
+                    : scratch("gram", (long) nb * hs * hs, Device.Type.F64);
+            Device.Buffer lnfW = W.lnfW();
+            Device.Buffer wo = W.layer(layer)[4];
+            if (d <= 2048) {
+                dev.launch("hs_ov_center2", rowsA, 1, 1, 32, wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+            } else {
+                dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
+                        wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+            }
+            dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, wc.ptr(), gram.ptr(), hs, d);
+            Device.Buffer a = keepIt ? keep(kept, dev.alloc((long) rowsA * ldA, Device.Type.F32))
+                    : scratch("a", (long) rowsA * ldA, Device.Type.F32);
+            sgemm(m.ptr(), W.wte().ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
+            TcInputs tci = tc ? tcPrep(kept, a.ptr(), ldA, W.beta(), V, nb) : null;
+            GroupFactors f = new GroupFactors(gram, a, tci);
+            if (keepIt) {
+                W.owned.addAll(kept);
+                W.factorBytes += bytes;
+                W.factors.put(factorKey(layer, cols, tc), f);
+            }
+            return f;
+        } catch (RuntimeException e) {
+            if (kept != null) {
+                for (Device.Buffer b : kept) {
+                    dev.free(b);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Whether weight-derived factors (A_h of every head, its bf16 copy) stay on the device between
+     * sweeps of the same weights (on by default, within {@link #RESIDENT_SHARE} of its memory).
+     * Turning it off also drops those kept so far; benchmarks use that for cold timings.
+     */
+    public synchronized void keepFactors(boolean on) {
+        keepFactors = on;
+        if (!on && weights != null) {
+            weights.dropFactors();
         }
     }
 

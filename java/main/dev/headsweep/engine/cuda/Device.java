@@ -56,6 +56,11 @@ public interface Device extends AutoCloseable {
     /** Number of streaming multiprocessors (to size grids). */
     int multiprocessors();
 
+    /** The device's memory in bytes; 0 when unknown. */
+    default long totalBytes() {
+        return 0;
+    }
+
     /** Compute capability as major·10 + minor (90 for sm_90); 0 when unknown. */
     default int computeCapability() {
         return 0;

@@ -50,6 +50,7 @@ final class JCudaDevice implements Device {
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private int capability;
+    private long totalBytes;
     private Map<String, long[]> profile;
     private final String description;
     private final int sms;
@@ -117,6 +118,7 @@ final class JCudaDevice implements Device {
         capability = major * 10 + minor;
         long[] total = {0};
         cuDeviceTotalMem(total, device);
+        totalBytes = total[0];
         description = String.format(Locale.ROOT, "%s, sm_%d%d, %d SMs, %.1f GiB",
                 new String(name, 0, end, StandardCharsets.UTF_8).trim(), major, minor, sms, total[0] / (double) (1L << 30));
     }
@@ -135,6 +137,11 @@ final class JCudaDevice implements Device {
     @Override
     public int multiprocessors() {
         return sms;
+    }
+
+    @Override
+    public long totalBytes() {
+        return totalBytes;
     }
 
     @Override

@@ -68,4 +68,32 @@ class CudaBackendSimTest {
         }
         assertTrue(differ <= 2, differ + " rows differ between the CPU and the simulated GPU");
     }
+
+    @Test
+    void keptFactorsSkipTheProductsAndGiveTheSameAnswer() {
+        RandomCheckpoints.write(dir, 2, 4, 64, 7, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        SimDevice sim = new SimDevice();
+        CudaBackend b = new CudaBackend(sim);
+        SweepResult first = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).run();
+        long afterFirst = sim.used();
+        int launchesBefore = sim.launches;
+        SweepResult second = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).run();
+        int secondLaunches = sim.launches - launchesBefore;
+        b.keepFactors(false);
+        assertTrue(sim.used() < afterFirst, "turning the kept factors off frees them");
+        launchesBefore = sim.launches;
+        SweepResult cold = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).run();
+        int coldLaunches = sim.launches - launchesBefore;
+        assertTrue(secondLaunches < coldLaunches, "a sweep with kept factors launches less: " + secondLaunches
+                + " vs " + coldLaunches);
+        for (int h = 0; h < first.heads().size(); h++) {
+            assertArrayEquals(first.topK().ids()[h], second.topK().ids()[h], "head " + first.heads().get(h));
+            assertArrayEquals(first.topK().logits()[h], second.topK().logits()[h]);
+            assertArrayEquals(first.topK().ids()[h], cold.topK().ids()[h]);
+            assertArrayEquals(first.topK().logits()[h], cold.topK().logits()[h]);
+        }
+        b.close();
+        assertEquals(0, sim.used(), "device memory left allocated after close");
+    }
 }

@@ -129,6 +129,8 @@ public final class GpuBench {
             String[] kernelName = {"fp32 kernel (topk.cu)", "tensor cores (topk_tc.cu)"};
             for (int kind = 0; kind < 2; kind++) {
                 cuda.useTensorCores(kind == 1);
+                // cold: the weights are on the device, every A_h is computed within the sweep
+                cuda.keepFactors(false);
                 long bestB0 = Long.MAX_VALUE;
                 long bestOv = Long.MAX_VALUE;
                 SweepResult gpu = null;
@@ -141,14 +143,32 @@ public final class GpuBench {
                 }
                 byKernel[kind] = gpu;
                 numMs[kind] = (bestB0 + bestOv) / 1e6;
-                say("numerals on the GPU, %s: block 0 %.2f ms + OV chain and top-k %.2f ms = %.2f ms (target <= 20 ms: %s)",
-                        kernelName[kind], bestB0 / 1e6, bestOv / 1e6, numMs[kind], numMs[kind] <= 20 ? "MET" : "MISSED");
+                say("numerals on the GPU, %s, cold A_h: block 0 %.2f ms + OV chain and top-k %.2f ms = %.2f ms "
+                        + "(target <= 20 ms: %s)", kernelName[kind], bestB0 / 1e6, bestOv / 1e6, numMs[kind],
+                        numMs[kind] <= 20 ? "MET" : "MISSED");
                 int[] d = differences(cpu, gpu);
                 ok &= d[0] == 0;
                 say("  scores identical to the CPU's on all 144 heads x 3 relations: %s (%d differ; %d of %d top-5 rows differ)",
                         d[0] == 0 ? "yes" : "NO", d[0], d[1], cpu.heads().size() * cpu.keywords().size());
                 profile(cuda, () -> Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run());
+                // resident: A_h of every head kept on the device from the sweep before
+                cuda.keepFactors(true);
+                Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run();
+                long bestWarm = Long.MAX_VALUE;
+                SweepResult warm = null;
+                for (int run = 0; run < 5; run++) {
+                    warm = Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run();
+                    bestWarm = Math.min(bestWarm, warm.timings().block0Nanos() + warm.timings().ovTopKNanos());
+                }
+                int[] wb = bitwiseDifferences(gpu, warm);
+                ok &= wb[0] == 0;
+                say("numerals on the GPU, %s, A_h resident from an earlier sweep: %.2f ms (%s the cold sweep's answers)",
+                        kernelName[kind], bestWarm / 1e6, wb[0] == 0 ? "bit for bit" : "NOT");
+                if (kind == 1) {
+                    profile(cuda, () -> Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run());
+                }
             }
+            cuda.keepFactors(false);
             int[] bitwise = bitwiseDifferences(byKernel[0], byKernel[1]);
             ok &= bitwise[0] == 0;
             say("numerals, tensor cores against the fp32 kernel: %d of %d rows differ in ids or values (%s); %.1fx faster",

@@ -76,6 +76,11 @@ final class SimDevice implements Device {
         return sms;
     }
 
+    @Override
+    public long totalBytes() {
+        return limitBytes == Long.MAX_VALUE ? 1L << 36 : limitBytes;
+    }
+
     /** Compute capability the backend sees (90 unless a test sets another). */
     int capability = 90;
 
