@@ -71,9 +71,10 @@ __device__ __forceinline__ void hs_mma_bf16_16816(float d[4], const unsigned a[4
 #endif
 
 // A: [nb·64][ldA] fp32; Abf: [nb][Vpad][32] words; tok: [nb][Vpad] (norm, beta + slack);
-// tmax: [nb][Vpad/32]. Vpad a multiple of 32. grid (Vpad/32, nb), block 32.
+// tmax: [nb][Vpad/32]; At (may be null): [nb][Vpad][64], A token-major in fp32 (for v2's re-scoring).
+// Vpad a multiple of 32. grid (Vpad/32, nb), block 32.
 extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta, int V, int Vpad, unsigned* Abf,
-                                      float2* tok, float2* tmax) {
+                                      float2* tok, float2* tmax, float* At) {
     const int lane = threadIdx.x;
     const int g = blockIdx.y;
     const int t = blockIdx.x * TC_TILE + lane;
@@ -92,6 +93,11 @@ extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta
         for (int q = 0; q < 4; q++)
 #pragma unroll
             for (int m = 0; m < 8; m++) dst[q * 8 + m] = hs_pack_bf16x2(a[2 * q + 8 * m], a[2 * q + 8 * m + 1]);
+        if (At) {
+            float4* at = reinterpret_cast<float4*>(At + ((long)g * Vpad + t) * TC_HS);
+#pragma unroll
+            for (int j = 0; j < TC_HS; j += 4) at[j / 4] = float4{a[j], a[j + 1], a[j + 2], a[j + 3]};
+        }
         an = sqrtf(ss);
         if (an != an) an = INFINITY;  // a NaN in A: no bound, everything passes
         float b = beta[t];
@@ -99,6 +105,8 @@ extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta
         if (bb != bb) bb = INFINITY;
     } else {
         for (int w = 0; w < 32; w++) dst[w] = 0u;
+        if (At)
+            for (int j = 0; j < TC_HS; j++) At[((long)g * Vpad + t) * TC_HS + j] = 0.f;
     }
     tok[(long)g * Vpad + t] = float2{an, bb};
     float ma = an, mb = bb;
@@ -299,6 +307,249 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
         if (r >= n) continue;
         const long base = (((long)g * n + r) * splits + split) * k;
         for (int p = filledS[warp][rr]; p < k; p++) {
+            outVal[base + p] = nanf;
+            outId[base + p] = -1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// v2: the same contract and the same tests as v1, with the exact re-scoring spread over the warp.
+// v1 measured on an H200 (bench/results): bit for bit the fp32 kernel on every row, but its
+// re-scoring (one lane per row, 64 scattered loads per candidate, lists in global memory) made it
+// slower than the fp32 kernel on 388 rows and left the tensor cores mostly idle on 50,257. v2:
+//   - the candidates of all 64 rows of a warp are numbered (a warp prefix sum) and each lane
+//     re-scores every 32nd one, reading the candidate's A column token-major (At, 16-byte loads);
+//   - each row's sorted list lives in shared memory when k <= TC_KS (global memory otherwise);
+//   - two warps per block (the shared memory of candidates, values and lists fits 48 KB).
+#define TC2_WARPS 2
+#define TC_KS 8
+
+// As hs_ov_topk_tc, plus At (from hs_tc_prep); grid (ceil(n/128), splits, nb), block 64.
+extern "C" __global__ void __launch_bounds__(64, 4)
+hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* tmax, const float* At,
+               const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, float* outVal,
+               int* outId) {
+    __shared__ int candT[TC2_WARPS][TC_WROWS][TC_TILE];
+    __shared__ float candV[TC2_WARPS][TC_WROWS][TC_TILE];
+    __shared__ int candN[TC2_WARPS][TC_WROWS];
+    __shared__ int startS[TC2_WARPS][TC_WROWS];
+    __shared__ float gateS[TC2_WARPS][TC_WROWS];
+    __shared__ int filledS[TC2_WARPS][TC_WROWS];
+    __shared__ float listV[TC2_WARPS][TC_WROWS][TC_KS];
+    __shared__ int listI[TC2_WARPS][TC_WROWS][TC_KS];
+
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int gq = lane >> 2;
+    const int q = lane & 3;
+    const int g = blockIdx.z;
+    const int split = blockIdx.y;
+    const int row0 = (blockIdx.x * TC2_WARPS + warp) * TC_WROWS;
+    if (row0 >= n) return;  // the whole warp: only warp-level synchronization below
+    const bool small = k <= TC_KS;
+    const float* Ug = U + (long)g * n * TC_HS;
+    const float* Atg = At + (long)g * Vpad * TC_HS;
+    const unsigned* Bg = Abf + (long)g * Vpad * 32;
+    const float2* tokg = tok + (long)g * Vpad;
+    const float2* tmaxg = tmax + (long)g * (Vpad / TC_TILE);
+    const float nanf = __int_as_float(0x7fc00000);
+
+    float cuOwn[2];
+    for (int h = 0; h < 2; h++) {
+        int rr = lane + 32 * h;
+        int r = row0 + rr;
+        float ss = 0.f;
+        if (r < n)
+            for (int j = 0; j < TC_HS; j++) {
+                float u = Ug[(long)r * TC_HS + j];
+                ss = fmaf(u, u, ss);
+            }
+        float cu = TC_C * sqrtf(ss);
+        cuOwn[h] = cu == cu ? cu : INFINITY;
+        gateS[warp][rr] = nanf;
+        filledS[warp][rr] = 0;
+        candN[warp][rr] = 0;
+    }
+
+    unsigned af[4][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++) {
+        int ra = row0 + mi * 16 + gq;
+        int rb = ra + 8;
+        const float* ua = Ug + (long)ra * TC_HS;
+        const float* ub = Ug + (long)rb * TC_HS;
+#pragma unroll
+        for (int s = 0; s < 4; s++) {
+            int c = 16 * s + 2 * q;
+            af[mi][s][0] = ra < n ? hs_pack_bf16x2(ua[c], ua[c + 1]) : 0u;
+            af[mi][s][1] = rb < n ? hs_pack_bf16x2(ub[c], ub[c + 1]) : 0u;
+            af[mi][s][2] = ra < n ? hs_pack_bf16x2(ua[c + 8], ua[c + 9]) : 0u;
+            af[mi][s][3] = rb < n ? hs_pack_bf16x2(ub[c + 8], ub[c + 9]) : 0u;
+        }
+    }
+    // C·‖u‖ of this lane's mma rows (row 16·mi + 8·h + gq), from the owners' values
+    float cu[8], gt[8];
+    bool live[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
+        float c0 = __shfl_sync(0xffffffffu, cuOwn[0], rr & 31);
+        float c1 = __shfl_sync(0xffffffffu, cuOwn[1], rr & 31);
+        cu[i] = rr < 32 ? c0 : c1;
+        gt[i] = nanf;
+        live[i] = row0 + rr < n;
+    }
+    __syncwarp();
+
+    const int tBegin = split * splitLen;
+    const int tEnd = min(V, tBegin + splitLen);
+    for (int t0 = tBegin; t0 < tEnd; t0 += TC_TILE) {
+        float acc[4][4][4];
+        unsigned b[4][8];
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+            const uint4* p = reinterpret_cast<const uint4*>(Bg + (long)(t0 + ni * 8 + gq) * 32 + q * 8);
+            uint4 x = __ldg(p);
+            uint4 y = __ldg(p + 1);
+            b[ni][0] = x.x; b[ni][1] = x.y; b[ni][2] = x.z; b[ni][3] = x.w;
+            b[ni][4] = y.x; b[ni][5] = y.y; b[ni][6] = y.z; b[ni][7] = y.w;
+        }
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[mi][ni][c] = 0.f;
+#pragma unroll
+        for (int s = 0; s < 4; s++)
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++)
+                    hs_mma_bf16_16816(acc[mi][ni], af[mi][s], b[ni][2 * s], b[ni][2 * s + 1], acc[mi][ni]);
+
+        float2 tm = __ldg(tmaxg + t0 / TC_TILE);
+        unsigned flags = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            float thr = gt[i] - fmaf(cu[i], tm.x, tm.y);
+            bool f = false;
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++) {
+                f |= !(acc[i >> 1][ni][(i & 1) * 2] <= thr);
+                f |= !(acc[i >> 1][ni][(i & 1) * 2 + 1] <= thr);
+            }
+            if (f && live[i]) flags |= 1u << i;
+        }
+        if (!__any_sync(0xffffffffu, flags != 0)) continue;
+
+        if (flags) {
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++) {
+                int t = t0 + ni * 8 + 2 * q;
+                float2 k0 = __ldg(tokg + t);
+                float2 k1 = __ldg(tokg + t + 1);
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    if (!(flags >> i & 1u)) continue;
+                    int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
+                    float v0 = acc[i >> 1][ni][(i & 1) * 2];
+                    float v1 = acc[i >> 1][ni][(i & 1) * 2 + 1];
+                    if (t < tEnd && !(v0 + fmaf(cu[i], k0.x, k0.y) <= gt[i])) {
+                        int s = atomicAdd(&candN[warp][rr], 1);
+                        candT[warp][rr][s] = t;
+                    }
+                    if (t + 1 < tEnd && !(v1 + fmaf(cu[i], k1.x, k1.y) <= gt[i])) {
+                        int s = atomicAdd(&candN[warp][rr], 1);
+                        candT[warp][rr][s] = t + 1;
+                    }
+                }
+            }
+        }
+        __syncwarp();
+
+        // Number the candidates: row rr's are start[rr] .. start[rr] + candN[rr].
+        int c0 = candN[warp][lane];
+        int c1 = candN[warp][lane + 32];
+        int in0 = c0, in1 = c1;
+        for (int o = 1; o < 32; o <<= 1) {
+            int x0 = __shfl_up_sync(0xffffffffu, in0, o);
+            int x1 = __shfl_up_sync(0xffffffffu, in1, o);
+            if (lane >= o) {
+                in0 += x0;
+                in1 += x1;
+            }
+        }
+        int total0 = __shfl_sync(0xffffffffu, in0, 31);
+        int total = total0 + __shfl_sync(0xffffffffu, in1, 31);
+        startS[warp][lane] = in0 - c0;
+        startS[warp][lane + 32] = total0 + in1 - c1;
+        __syncwarp();
+
+        // Exact fp32 re-scoring, every 32nd candidate per lane: beta, then fmaf over j in order.
+        for (int p = lane; p < total; p += 32) {
+            int lo = 0, hi = TC_WROWS;  // the last row whose start is <= p
+            while (hi - lo > 1) {
+                int mid = (lo + hi) >> 1;
+                if (startS[warp][mid] <= p) lo = mid; else hi = mid;
+            }
+            const int rr = lo;
+            const int slot = p - startS[warp][rr];
+            const int t = candT[warp][rr][slot];
+            const float4* ur = reinterpret_cast<const float4*>(Ug + (long)(row0 + rr) * TC_HS);
+            const float4* ar = reinterpret_cast<const float4*>(Atg + (long)t * TC_HS);
+            float x = beta[t];
+#pragma unroll
+            for (int j = 0; j < TC_HS / 4; j++) {
+                float4 u = ur[j];
+                float4 a = __ldg(ar + j);
+                x = fmaf(u.x, a.x, x);
+                x = fmaf(u.y, a.y, x);
+                x = fmaf(u.z, a.z, x);
+                x = fmaf(u.w, a.w, x);
+            }
+            candV[warp][rr][slot] = x;
+        }
+        __syncwarp();
+
+        // Insertion by the rows' owners (lane l: rows l and l + 32).
+        for (int rr = lane; rr < TC_WROWS; rr += 32) {
+            const int cnt = candN[warp][rr];
+            if (cnt == 0) continue;
+            const int r = row0 + rr;
+            float* LV;
+            int* LI;
+            if (small) {
+                LV = listV[warp][rr];
+                LI = listI[warp][rr];
+            } else {
+                const long base = (((long)g * n + r) * splits + split) * k;
+                LV = outVal + base;
+                LI = outId + base;
+            }
+            int f = filledS[warp][rr];
+            for (int c = 0; c < cnt; c++) f = hs_tc_insert(LV, LI, f, k, candV[warp][rr][c], candT[warp][rr][c]);
+            filledS[warp][rr] = f;
+            candN[warp][rr] = 0;
+            gateS[warp][rr] = f == k ? LV[k - 1] : nanf;
+        }
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 8; i++) gt[i] = gateS[warp][(i >> 1) * 16 + (i & 1) * 8 + gq];
+    }
+
+    for (int rr = lane; rr < TC_WROWS; rr += 32) {
+        const int r = row0 + rr;
+        if (r >= n) continue;
+        const long base = (((long)g * n + r) * splits + split) * k;
+        const int f = filledS[warp][rr];
+        if (small)
+            for (int p = 0; p < f; p++) {
+                outVal[base + p] = listV[warp][rr][p];
+                outId[base + p] = listI[warp][rr][p];
+            }
+        for (int p = f; p < k; p++) {
             outVal[base + p] = nanf;
             outId[base + p] = -1;
         }

@@ -29,7 +29,7 @@ static bool hostBefore(float va, int ia, float vb, int ib) {
 
 enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
 
-static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed) {
+static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version) {
     const int hs = TC_HS;
     std::mt19937 rng(seed);
     std::normal_distribution<float> gauss(0.f, 1.f);
@@ -64,14 +64,22 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     int splits = (V + splitLen - 1) / splitLen;
     std::vector<unsigned> Abf((size_t)nb * Vpad * 32, 0xdeadbeefu);
     std::vector<float2> tok((size_t)nb * Vpad), tmax((size_t)nb * Vpad / TC_TILE);
+    std::vector<float> At(version == 2 ? (size_t)nb * Vpad * hs : 0, 777.f);
     emu::launch(hs_tc_prep, dim3(Vpad / TC_TILE, nb), dim3(32), A.data(), ldA, beta.data(), V, Vpad, Abf.data(),
-                tok.data(), tmax.data());
+                tok.data(), tmax.data(), version == 2 ? At.data() : (float*)nullptr);
     std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size(), -7), oi(ov.size());
-    int rowsPerBlock = TC_WARPS * TC_WROWS;
-    emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
-                Vpad, tok.data(), tmax.data(), A.data(), ldA, beta.data(), U.data(), n, V, k, splitLen, splits,
-                pv.data(), pi.data());
+    if (version == 1) {
+        int rowsPerBlock = TC_WARPS * TC_WROWS;
+        emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
+                    Vpad, tok.data(), tmax.data(), A.data(), ldA, beta.data(), U.data(), n, V, k, splitLen, splits,
+                    pv.data(), pi.data());
+    } else {
+        int rowsPerBlock = TC2_WARPS * TC_WROWS;
+        emu::launch(hs_ov_topk_tc2, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(64), Abf.data(),
+                    Vpad, tok.data(), tmax.data(), At.data(), beta.data(), U.data(), n, V, k, splitLen, splits,
+                    pv.data(), pi.data());
+    }
     float* resV = pv.data();
     int* resI = pi.data();
     if (splits > 1) {
@@ -105,23 +113,26 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
             }
         }
     const char* names[] = {"gauss", "ints", "special", "near-ties"};
-    check(ok, std::string("topk_tc ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
+    check(ok, std::string(version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
                   " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
                   std::to_string(splitLen) + why);
 }
 
 int main() {
-    tcCase(GAUSS, 300, 70, 5, 2, 320, 1);        // one split, a partial second warp
-    tcCase(GAUSS, 301, 3, 5, 1, 64, 2);          // splits merged, V not a multiple of 32
-    tcCase(INTS, 200, 40, 5, 1, 224, 3);         // exact ties everywhere
-    tcCase(INTS, 200, 9, 7, 2, 64, 4);           // ties across splits
-    tcCase(SPECIAL, 150, 20, 5, 1, 160, 5);      // ±inf and NaN in beta
-    tcCase(SPECIAL, 150, 20, 40, 1, 64, 6);      // k above a tile, with splits
-    tcCase(NEAR_TIES, 257, 30, 5, 1, 288, 7);    // everything inside the margin
-    tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 8);
-    tcCase(GAUSS, 37, 5, 37, 1, 64, 9);          // k = V
-    tcCase(GAUSS, 5, 2, 5, 1, 32, 10);           // V below one tile
-    tcCase(GAUSS, 1000, 300, 5, 1, 1024, 11);    // two blocks of rows
+    for (int version = 1; version <= 2; version++) {
+        tcCase(GAUSS, 300, 70, 5, 2, 320, 1, version);        // one split, a partial second warp
+        tcCase(GAUSS, 301, 3, 5, 1, 64, 2, version);          // splits merged, V not a multiple of 32
+        tcCase(INTS, 200, 40, 5, 1, 224, 3, version);         // exact ties everywhere
+        tcCase(INTS, 200, 9, 7, 2, 64, 4, version);           // ties across splits
+        tcCase(SPECIAL, 150, 20, 5, 1, 160, 5, version);      // ±inf and NaN in beta
+        tcCase(SPECIAL, 150, 20, 40, 1, 64, 6, version);      // k above a tile (and above TC_KS), with splits
+        tcCase(NEAR_TIES, 257, 30, 5, 1, 288, 7, version);    // everything inside the margin
+        tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 8, version);
+        tcCase(GAUSS, 37, 5, 37, 1, 64, 9, version);          // k = V
+        tcCase(GAUSS, 5, 2, 5, 1, 32, 10, version);           // V below one tile
+        tcCase(GAUSS, 1000, 300, 5, 1, 1024, 11, version);    // several blocks of rows
+        tcCase(INTS, 400, 130, 8, 1, 416, 12, version);       // k = TC_KS, rows over one block of v2
+    }
     std::printf("topk_tc: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

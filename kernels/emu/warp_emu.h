@@ -51,6 +51,17 @@ inline void __syncwarp(unsigned = 0xffffffffu) {
     (*emu::warps)[emu::linearTid / 32].bar->arrive_and_wait();
 }
 
+template <class T>
+inline T __shfl_sync(unsigned, T v, int srcLane) {
+    return emu::exchange(v, srcLane & 31);
+}
+template <class T>
+inline T __shfl_up_sync(unsigned, T v, unsigned delta) {
+    int lane = (int)(emu::linearTid % 32);
+    T r = emu::exchange(v, lane >= (int)delta ? lane - (int)delta : lane);
+    return r;
+}
+
 inline bool __any_sync(unsigned, int pred) {
     unsigned w = emu::linearTid / 32, lane = emu::linearTid % 32;
     emu::WarpTable& t = emu::warpTables[w];

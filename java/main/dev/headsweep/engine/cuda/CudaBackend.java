@@ -29,7 +29,7 @@ import java.util.Map;
  * the rows, and the smaller sizes are kept for later calls.
  *
  * <p>The top-k runs on tensor cores where it can (head size 64, compute capability 8.0 or more;
- * {@link #useTensorCores}): bf16 products with fp32 accumulation choose the candidates behind a
+ * {@link #useTopKKernel}): bf16 products with fp32 accumulation choose the candidates behind a
  * rigorous margin and the candidates are re-scored exactly in fp32 (topk_tc.cu), so the answers are
  * those of the fp32 kernel (topk.cu), which runs otherwise.
  *
@@ -48,6 +48,8 @@ public final class CudaBackend implements Backend {
     static final int TOPK_TILE = 64;
     /** Rows per block and tokens per step of the tensor-core top-k (topk_tc.cu's TC_WARPS·TC_WROWS, TC_TILE). */
     static final int TC_ROWS = 256;
+    /** Rows per block of the second tensor-core version (TC2_WARPS·TC_WROWS). */
+    static final int TC2_ROWS = 128;
     static final int TC_TILE = 32;
     /** The head size the tensor-core top-k is written for. */
     static final int TC_HEAD_SIZE = 64;
@@ -57,7 +59,7 @@ public final class CudaBackend implements Backend {
     private DeviceWeights weights;
     private float[] lastResidual;
     private Device.Buffer lastResidualDev;
-    private boolean tensorCores = !"false".equals(System.getProperty("headsweep.cuda.tensorcores"));
+    private TopKKernel topKKernel = TopKKernel.parse(System.getProperty("headsweep.cuda.topk", "auto"));
     private int block0Rows = 16384;
     private final Map<String, Device.Buffer> scratch = new HashMap<>();
     private boolean keepFactors = !"false".equals(System.getProperty("headsweep.cuda.resident"));
@@ -89,26 +91,61 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cuda (" + dev.describe() + (tensorCoresUsable() ? ", bf16 tensor cores with exact fp32 re-scoring)"
-                : ", fp32 kernels)");
+        String topk = !tensorCoresUsable() ? "fp32 kernels"
+                : topKKernel == TopKKernel.AUTO ? "top-k on bf16 tensor cores with exact fp32 re-scoring from "
+                        + TC_MIN_ROWS + " rows a head, fp32 below"
+                : "top-k kernel " + topKKernel.name().toLowerCase(java.util.Locale.ROOT);
+        return "cuda (" + dev.describe() + ", " + topk + ")";
+    }
+
+    /** The top-k kernels (all give the fp32 formula's answers, bit for bit). */
+    public enum TopKKernel {
+        /** topk.cu: fp32 CUDA cores, any head size up to 64. */
+        FP32,
+        /** topk_tc.cu's first version: bf16 tensor cores, candidates re-scored one lane per row. */
+        TENSOR_CORES_V1,
+        /** topk_tc.cu's second version: bf16 tensor cores, candidates re-scored across the warp. */
+        TENSOR_CORES,
+        /** {@link #TENSOR_CORES} where it can run and a head has at least {@link #TC_MIN_ROWS} rows, else FP32. */
+        AUTO;
+
+        static TopKKernel parse(String s) {
+            return switch (s) {
+                case "fp32" -> FP32;
+                case "tc1" -> TENSOR_CORES_V1;
+                case "tc" -> TENSOR_CORES;
+                default -> AUTO;
+            };
+        }
     }
 
     /**
-     * Whether the top-k runs on tensor cores (topk_tc.cu: bf16 products pick the candidates, which are
-     * re-scored exactly in fp32, so the answers are those of the fp32 kernel) where it can: head size
-     * 64 and compute capability 8.0 or more. On by default; {@code -Dheadsweep.cuda.tensorcores=false}
-     * turns it off.
+     * Rows per head from which {@link TopKKernel#AUTO} takes the tensor cores (measured on an H200,
+     * bench/results/gpu-bench-h200.txt: the fp32 kernel is faster for a few hundred rows, whose
+     * sweep is dominated by the A_h products, the tensor cores for tens of thousands).
      */
-    public synchronized void useTensorCores(boolean on) {
-        tensorCores = on;
+    static final int TC_MIN_ROWS = 2048;
+
+    /**
+     * Picks the top-k kernel ({@link TopKKernel#AUTO} by default; {@code -Dheadsweep.cuda.topk=fp32|tc1|tc|auto}).
+     * The tensor-core kernels need head size 64 and compute capability 8.0; elsewhere FP32 runs.
+     */
+    public synchronized void useTopKKernel(TopKKernel kernel) {
+        topKKernel = kernel;
     }
 
     private boolean tensorCoresUsable() {
-        return tensorCores && dev.computeCapability() >= 80;
+        return topKKernel != TopKKernel.FP32 && dev.computeCapability() >= 80;
     }
 
-    private boolean tensorCoresFor(int headSize) {
-        return tensorCoresUsable() && headSize == TC_HEAD_SIZE;
+    private TopKKernel kernelFor(int headSize, int rows) {
+        if (!tensorCoresUsable() || headSize != TC_HEAD_SIZE) {
+            return TopKKernel.FP32;
+        }
+        if (topKKernel == TopKKernel.AUTO) {
+            return rows >= TC_MIN_ROWS ? TopKKernel.TENSOR_CORES : TopKKernel.FP32;
+        }
+        return topKKernel;
     }
 
     /** The device, for tests and benchmarks. */
@@ -516,7 +553,9 @@ public final class CudaBackend implements Backend {
                 src[g * hs + j] = head * hs + j;
             }
         }
-        boolean tc = tensorCoresFor(hs);
+        int rows = Math.min(n, rowsPerChunk);
+        TopKKernel kernel = kernelFor(hs, rows);
+        boolean tc = kernel != TopKKernel.FP32;
         int ldA = (V + 3) / 4 * 4;
         GroupFactors f = W.factors.get(factorKey(layer, cols, tc));
         if (f == null) {
@@ -528,8 +567,7 @@ public final class CudaBackend implements Backend {
         Device.Buffer a = f.a();
         TcInputs tci = f.tc();
 
-        int rows = Math.min(n, rowsPerChunk);
-        int[] sp = splits(rows, nb, V, tc ? TC_ROWS : TOPK_ROWS);
+        int[] sp = splits(rows, nb, V, rowsPerBlock(kernel));
         int splits = sp[0];
         int splitLen = sp[1];
         Device.Buffer z = scratch("z", (long) rows * d, Device.Type.F32);
@@ -552,7 +590,8 @@ public final class CudaBackend implements Backend {
             dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
                     v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
             if (tc) {
-                tcTopK(tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(), pi.ptr());
+                tcTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(),
+                        pi.ptr());
             } else {
                 dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
                         a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
@@ -597,7 +636,8 @@ public final class CudaBackend implements Backend {
         int rowsA = nb * hs;
         int ldA = (V + 3) / 4 * 4;
         int vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
-        long bytes = 8L * nb * hs * hs + 4L * rowsA * ldA + (tc ? 128L * nb * vpad + 8L * nb * vpad + 8L * nb * vpad / TC_TILE : 0);
+        long bytes = 8L * nb * hs * hs + 4L * rowsA * ldA
+                + (tc ? 128L * nb * vpad + 256L * nb * vpad + 8L * nb * vpad + 8L * nb * vpad / TC_TILE : 0);
         boolean keepIt = keepFactors && W.factorBytes + bytes <= (long) (RESIDENT_SHARE * dev.totalBytes());
         List<Device.Buffer> kept = keepIt ? new ArrayList<>() : null;
         try {
@@ -650,7 +690,15 @@ public final class CudaBackend implements Backend {
     }
 
     /** The tensor-core top-k's inputs made from A (topk_tc.cu's hs_tc_prep). */
-    private record TcInputs(Device.Buffer abf, Device.Buffer tok, Device.Buffer tmax, int vpad) {
+    private record TcInputs(Device.Buffer abf, Device.Buffer tok, Device.Buffer tmax, Device.Buffer at, int vpad) {
+    }
+
+    private static int rowsPerBlock(TopKKernel kernel) {
+        return switch (kernel) {
+            case TENSOR_CORES_V1 -> TC_ROWS;
+            case TENSOR_CORES -> TC2_ROWS;
+            default -> TOPK_ROWS;
+        };
     }
 
     private TcInputs tcPrep(List<Device.Buffer> tmp, Device.Ptr a, int ldA, Device.Buffer beta, int V, int nb) {
@@ -658,20 +706,27 @@ public final class CudaBackend implements Backend {
         long words = (long) nb * vpad * 32;
         long toks = (long) nb * vpad * 2;
         long tiles = (long) nb * (vpad / TC_TILE) * 2;
-        // tmp == null: the sweep's kept buffers; else buffers freed by the caller
+        long floats = (long) nb * vpad * TC_HEAD_SIZE;
+        // tmp == null: the sweep's working buffers; else buffers the caller frees or keeps
         Device.Buffer abf = tmp == null ? scratch("abf", words, Device.Type.I32) : keep(tmp, dev.alloc(words, Device.Type.I32));
         Device.Buffer tok = tmp == null ? scratch("tok", toks, Device.Type.F32) : keep(tmp, dev.alloc(toks, Device.Type.F32));
         Device.Buffer tmax = tmp == null ? scratch("tmax", tiles, Device.Type.F32)
                 : keep(tmp, dev.alloc(tiles, Device.Type.F32));
+        Device.Buffer at = tmp == null ? scratch("at", floats, Device.Type.F32) : keep(tmp, dev.alloc(floats, Device.Type.F32));
         dev.launch("hs_tc_prep", vpad / TC_TILE, nb, 1, 32, a, ldA, beta.ptr(), V, vpad, abf.ptr(), tok.ptr(),
-                tmax.ptr());
-        return new TcInputs(abf, tok, tmax, vpad);
+                tmax.ptr(), at.ptr());
+        return new TcInputs(abf, tok, tmax, at, vpad);
     }
 
-    private void tcTopK(TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n, int V, int k,
-            int splitLen, int splits, int nb, Device.Ptr outVal, Device.Ptr outId) {
-        dev.launch("hs_ov_topk_tc", (n + TC_ROWS - 1) / TC_ROWS, splits, nb, 128, in.abf().ptr(), in.vpad(),
-                in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, outVal, outId);
+    private void tcTopK(TopKKernel kernel, TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n,
+            int V, int k, int splitLen, int splits, int nb, Device.Ptr outVal, Device.Ptr outId) {
+        if (kernel == TopKKernel.TENSOR_CORES_V1) {
+            dev.launch("hs_ov_topk_tc", (n + TC_ROWS - 1) / TC_ROWS, splits, nb, 128, in.abf().ptr(), in.vpad(),
+                    in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, outVal, outId);
+        } else {
+            dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, splits, nb, 64, in.abf().ptr(), in.vpad(),
+                    in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, outVal, outId);
+        }
     }
 
     // ----------------------------------------------------------------- the kernels alone
@@ -684,15 +739,16 @@ public final class CudaBackend implements Backend {
      */
     public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
             int k, int splitLen, int[] ids, float[] vals) {
-        factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, false, ids, vals);
+        factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, TopKKernel.FP32, ids, vals);
     }
 
     /**
      * As {@link #factoredTopK(float[], int, int, float[], float[], int, float[], int, int, int, int[], float[])},
-     * on the tensor-core kernel when {@code tensorCores} (which needs r = 64 and compute capability 8.0).
+     * on the given kernel (the tensor-core ones need r = 64 and compute capability 8.0; AUTO means FP32 here).
      */
     public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
-            int k, int splitLen, boolean tensorCores, int[] ids, float[] vals) {
+            int k, int splitLen, TopKKernel kernel, int[] ids, float[] vals) {
+        boolean tensorCores = kernel == TopKKernel.TENSOR_CORES || kernel == TopKKernel.TENSOR_CORES_V1;
         if (tensorCores && (r != TC_HEAD_SIZE || dev.computeCapability() < 80)) {
             throw new IllegalArgumentException("the tensor-core top-k needs r = 64 and compute capability 8.0: r=" + r
                     + ", sm_" + dev.computeCapability());
@@ -713,13 +769,13 @@ public final class CudaBackend implements Backend {
             Device.Buffer a = keep(tmp, dev.alloc((long) r * ldA, Device.Type.F32));
             sgemm(mb.ptr(), e.ptr(), null, a.ptr(), r, V, d, d, d, ldA, true);
             int[] sp = splitLen > 0 ? new int[] {(V + splitLen - 1) / splitLen, splitLen}
-                    : splits(n, 1, V, tensorCores ? TC_ROWS : TOPK_ROWS);
+                    : splits(n, 1, V, rowsPerBlock(tensorCores ? kernel : TopKKernel.FP32));
             int splits = sp[0];
             Device.Buffer pv = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.F32));
             Device.Buffer pi = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.I32));
             if (tensorCores) {
                 TcInputs in = tcPrep(tmp, a.ptr(), ldA, b, V, 1);
-                tcTopK(in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, pv.ptr(), pi.ptr());
+                tcTopK(kernel, in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, pv.ptr(), pi.ptr());
             } else {
                 dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
                         a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, pv.ptr(), pi.ptr());

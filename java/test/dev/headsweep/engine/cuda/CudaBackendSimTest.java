@@ -96,4 +96,28 @@ class CudaBackendSimTest {
         b.close();
         assertEquals(0, sim.used(), "device memory left allocated after close");
     }
+
+    @Test
+    void everyTopKKernelRunsThroughTheSweepWithTheSameAnswer() {
+        RandomCheckpoints.write(dir, 2, 2, 64, 11, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        SweepResult fp32 = null;
+        for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
+            SimDevice sim = new SimDevice();
+            CudaBackend b = new CudaBackend(sim);
+            b.useTopKKernel(kernel);
+            for (int run = 0; run < 2; run++) { // the second with the factors kept from the first
+                SweepResult r = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).run();
+                if (fp32 == null) {
+                    fp32 = r;
+                }
+                for (int h = 0; h < r.heads().size(); h++) {
+                    assertArrayEquals(fp32.topK().ids()[h], r.topK().ids()[h], kernel + " head " + r.heads().get(h));
+                    assertArrayEquals(fp32.topK().logits()[h], r.topK().logits()[h], kernel + " run " + run);
+                }
+            }
+            b.close();
+            assertEquals(0, sim.used(), kernel + ": device memory left allocated after close");
+        }
+    }
 }

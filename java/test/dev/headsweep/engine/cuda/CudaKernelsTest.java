@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.headsweep.engine.cpu.TopKAgreement;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -157,11 +158,19 @@ class CudaKernelsTest {
         }
         int[] ids = new int[n * k];
         float[] vals = new float[n * k];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, false, ids, vals);
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, CudaBackend.TopKKernel.FP32, ids, vals);
+        for (CudaBackend.TopKKernel kernel : List.of(CudaBackend.TopKKernel.TENSOR_CORES_V1,
+                CudaBackend.TopKKernel.TENSOR_CORES)) {
+            sameAsFp32(b, kernel, E, V, d, beta, M, r, U, n, k, splitLen, seed, integer, ids, vals);
+        }
+    }
+
+    private static void sameAsFp32(CudaBackend b, CudaBackend.TopKKernel kernel, float[] E, int V, int d, float[] beta,
+            float[] M, int r, float[] U, int n, int k, int splitLen, long seed, boolean integer, int[] ids, float[] vals) {
         int[] tcIds = new int[n * k];
         float[] tcVals = new float[n * k];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, true, tcIds, tcVals);
-        String what = "V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, kernel, tcIds, tcVals);
+        String what = kernel + " V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
         for (int q = 0; q < n * k; q++) {
             int at = q;
             assertEquals(ids[q], tcIds[q], () -> what + ": id at row " + at / k + " place " + at % k);

@@ -440,7 +440,7 @@ final class SimDevice implements Device {
             }
             case "hs_tc_prep" -> {
                 P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), abf = p(a[5], Type.I32), tok = p(a[6], Type.F32),
-                        tmax = p(a[7], Type.F32);
+                        tmax = p(a[7], Type.F32), at = p(a[8], Type.F32);
                 int ldA = in(a[1]), V = in(a[3]), vpad = in(a[4]);
                 if (block != 32 || vpad % 32 != 0 || gx != vpad / 32 || vpad < V || vpad - V >= 32) {
                     throw new IllegalArgumentException("hs_tc_prep launch: grid " + gx + " V " + V + " Vpad " + vpad);
@@ -461,6 +461,9 @@ final class SimDevice implements Device {
                                 }
                                 abf.i(((long) g * vpad + t) * 32 + w, word);
                             }
+                            for (int j = 0; at != null && j < 64; j++) {
+                                at.f(((long) g * vpad + t) * 64 + j, t < V ? A.f((long) (g * 64 + j) * ldA + t) : 0f);
+                            }
                             if (t < V) {
                                 float ss = 0f;
                                 for (int j = 0; j < 64; j++) {
@@ -480,6 +483,42 @@ final class SimDevice implements Device {
                         }
                         tmax.f(2L * (g * (vpad / 32) + tile), ma);
                         tmax.f(2L * (g * (vpad / 32) + tile) + 1, mb);
+                    }
+                }
+            }
+            case "hs_ov_topk_tc2" -> {
+                P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), at = p(a[4], Type.F32),
+                        beta = p(a[5], Type.F32), U = p(a[6], Type.F32), ov = p(a[12], Type.F32), oi = p(a[13], Type.I32);
+                int vpad = in(a[1]), n = in(a[7]), V = in(a[8]), k = in(a[9]), splitLen = in(a[10]), splits = in(a[11]);
+                if (gx != (n + 127) / 128 || gy != splits || block != 64 || splitLen % 32 != 0
+                        || (long) splits * splitLen < V || (long) (splits - 1) * splitLen >= V || vpad % 32 != 0
+                        || vpad < V) {
+                    throw new IllegalArgumentException("hs_ov_topk_tc2 launch: grid " + gx + "," + gy + " n " + n
+                            + " splits " + splits + " x " + splitLen + " V " + V);
+                }
+                abf.i((long) gz * vpad * 32 - 1);
+                tok.f((long) gz * vpad * 2 - 1);
+                tmax.f((long) gz * (vpad / 32) * 2 - 1);
+                // the exact values from the token-major copy: A[j][t] = at[t·64 + j], ldA = 1 by token
+                for (int g = 0; g < gz; g++) {
+                    for (int row = 0; row < n; row++) {
+                        for (int s = 0; s < splits; s++) {
+                            int[] ids = new int[k];
+                            float[] vals = new float[k];
+                            TopK top = new TopK(1, k, ids, vals);
+                            for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
+                                float acc = beta.f(t);
+                                for (int j = 0; j < 64; j++) {
+                                    acc = Math.fma(U.f(((long) g * n + row) * 64 + j), at.f(((long) g * vpad + t) * 64 + j), acc);
+                                }
+                                top.offer(0, t, acc);
+                            }
+                            long base = (((long) g * n + row) * splits + s) * k;
+                            for (int q = 0; q < k; q++) {
+                                oi.i(base + q, ids[q]);
+                                ov.f(base + q, vals[q]);
+                            }
+                        }
                     }
                 }
             }
