@@ -34,13 +34,12 @@ start=$(date +%s)
 reports="${TMPDIR:-/tmp}/headsweep-gpu-check"   # the logs; the main ones are copied to $OUT at the end
 rm -rf "$reports"; mkdir -p "$reports"
 tests_log="$reports/console.txt"
-timeout 150 "${java[@]}" -jar "$b/junit-platform-console-standalone.jar" execute --disable-banner --disable-ansi-colors \
+timeout 170 "${java[@]}" -jar "$b/junit-platform-console-standalone.jar" execute --disable-banner --disable-ansi-colors \
     --class-path "$cp" --reports-dir "$reports" --details=tree \
     --select-class dev.headsweep.engine.cuda.CudaKernelsTest \
     --select-class dev.headsweep.reference.EngineMatchesReferenceTest \
     --select-class dev.headsweep.plant.CudaPlantedTest \
-    --select-class dev.headsweep.engine.BackendsTest \
-    --select-class dev.headsweep.engine.cuda.CudaBackendSimTest > "$tests_log" 2>&1
+    --select-class dev.headsweep.engine.BackendsTest > "$tests_log" 2>&1
 tests_rc=$?
 grep -E "tests (successful|failed|skipped|aborted)" "$tests_log" | sed 's/^/gpu-check: junit /' | while read -r l; do log "$l"; done
 skipped=$(grep -Eo '[0-9]+ tests skipped' "$tests_log" | grep -Eo '^[0-9]+' || echo 0)
@@ -55,10 +54,10 @@ elif [ "$skipped" != 0 ] || [ "$aborted" != 0 ]; then
 fi
 
 # 2. The benchmark: numerals and vocab sweeps, timings against the targets, scores against the CPU.
-timeout 180 "${java[@]}" -cp "$cp" dev.headsweep.engine.cuda.GpuBench > "$reports/bench.txt" 2>&1
+timeout 120 "${java[@]}" -cp "$cp" dev.headsweep.engine.cuda.GpuBench > "$reports/bench.txt" 2>&1
 bench_rc=$?
 while read -r l; do log "$l"; done < "$reports/bench.txt"
-[ $bench_rc -eq 124 ] && log "gpu-check: the benchmark ran past 180 s and was stopped"
+[ $bench_rc -eq 124 ] && log "gpu-check: the benchmark ran past 120 s and was stopped"
 
 # 3. Facts about the kernels themselves, where the machine has the tools (informative, no verdict):
 #    tensor-core instructions in the top-k kernel's machine code, and the SGEMM versions timed alone.

@@ -16,7 +16,8 @@
 // Check: the host emulator runs every kernel here against plain loops without a GPU:
 //   bash kernels/emu/run.sh
 // and on a GPU the Java suite runs them through the CUDA backend: bash bench/gpu-check.sh.
-// Status: compiled with nvcc 13.0 for sm_80..sm_90; run only under the emulator so far.
+// Status: run on an NVIDIA H200 through the CUDA backend (bench/results/gpu-bench-h200.txt: block 0
+// of the numerals prompts in about 2.1 ms, scores identical to the CPU's).
 #include "headsweep.cuh"
 
 extern "C" __global__ void hs_embed(const int* tokens, const int* pos, const float* wte,

@@ -22,8 +22,8 @@
 // Check: bash kernels/emu/run.sh (host emulator, no GPU: hs_sgemm against plain loops, hs_sgemm2
 // against hs_sgemm bit for bit over 176 shapes); on a GPU bash kernels/bench/run.sh (timings and
 // a bitwise device check) and bash bench/gpu-check.sh.
-// Status: both compiled with nvcc 13.0; hs_sgemm2 timed on an H200 with kernels/bench (numbers
-// above), the Java path (CudaBackend) not yet run on a GPU with it.
+// Status: both run on an H200; hs_sgemm2 timed alone with kernels/bench (numbers above) and through
+// the CUDA backend (bench/results/gpu-bench-h200.txt: 20.7 ms for the 28 GEMMs of a numerals sweep).
 #include "headsweep.cuh"
 
 #define HS_BM 64

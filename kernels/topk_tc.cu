@@ -27,10 +27,20 @@
 //   Rows whose values overflow bf16 or the norms get an infinite margin: everything passes,
 //   slow but still exact.
 //
-// Versions: v1 (this file) mma.sync m16n8k16 (sm_80 and newer), B fragments straight from
-// global memory (L1/L2) with 16-byte loads, no shared-memory staging. The CUDA backend uses it
-// when the head size is 64 and the GPU has compute capability 8.0 or more; topk.cu's fp32
-// kernel otherwise (and with -Dheadsweep.cuda.tensorcores=false).
+// Versions (mma.sync m16n8k16, sm_80 and newer; B fragments straight from global memory (L1/L2)
+// with 16-byte loads, no shared-memory staging):
+//   v1 hs_ov_topk_tc   one lane per row re-scores its row's candidates from the j-major fp32 A.
+//   v2 hs_ov_topk_tc2  candidates numbered across the warp and re-scored by every lane from a
+//                      token-major fp32 copy; short lists (k <= 8) in shared memory. The default.
+// Measured on an NVIDIA H200 (bench/results/gpu-bench-h200.txt; GPT-2-small-shaped, 144 heads,
+// top-k kernel time alone): numerals (388 rows a head) fp32 21.0 ms, v1 40.4 ms, v2 14.1 ms;
+// vocab (50,257 rows) fp32 ~2.0 s, v1 0.56 s, v2 0.46 s. Both v1 and v2 gave the fp32 kernel's
+// ids and values bit for bit on every row of both tasks (55,872 and 7,237,008 rows). What bounds
+// v2 is still the re-scoring (the first tile of every split lets everything through, and each
+// gate crossing costs an exact 64-term dot product): 47 TFLOP in 0.46 s is ~100 TFLOP/s, a
+// fraction of the chip's bf16 rate. The CUDA backend runs v2 when the head size is 64 and the GPU
+// has compute capability 8.0 or more, topk.cu's fp32 kernel otherwise
+// (-Dheadsweep.cuda.topk=fp32|tc1|tc|auto picks one).
 //
 // Build: kernels/build.sh. Check: bash kernels/emu/run.sh (host emulator: against a plain fp32
 // sort, incl. ties, ±inf/NaN, adversarial near-ties inside the margin, k above a tile, splits)

