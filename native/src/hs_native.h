@@ -88,11 +88,6 @@ void hs_stage1_avx512(hs_ctx *c, const float *Ep, int d, int t0, int len);
 
 /* stage2_avx512.c: the exact fp32 logits of the tile, folded into the top-k. */
 void hs_stage2_avx512(hs_ctx *c, const float *beta, int t0, int len);
-/* The exact logits of 4 tokens (tile rows b..b+3) x nvq vectors of rows from vector v0, into
- * lg[m * 64 + q * HS_L + l]. Shared with the bf16 path for re-scoring. */
-void hs_exact_block_avx512(const hs_ctx *c, const float *beta4, int b, int v0, int nvq, float *lg);
-/* The exact logits of one token (tile row q) x nvq vectors of rows from vector v0, into lg[qv * HS_L + l]. */
-void hs_exact_token_avx512(const hs_ctx *c, float beta, int q, int v0, int nvq, float *lg);
 
 /* stage2_bf16.c: the approximate bf16 logits, the margin gate, exact re-scoring of candidates. */
 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, int len);

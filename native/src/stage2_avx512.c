@@ -6,7 +6,7 @@
  * gates; only blocks where some lane passes are stored and offered, token by token in increasing
  * id order per row, to the top-k (topk.c).
  *
- * Also the exact re-scoring that the bf16 path (stage2_bf16.c) uses: the same chains for one token.
+ * The bf16 path (stage2_bf16.c) re-scores its candidates with the same chains.
  *
  * Checked bit for bit against the Java kernels' top-k values and ids (NativeKernelTest).
  */
@@ -69,38 +69,6 @@ static HS_AVX512 int k2(const hs_ctx *c, const float *beta4, int b, int v0, int 
     case 3: return k2_3(c, beta4, b, v0, lg, check);
     case 2: return k2_2(c, beta4, b, v0, lg, check);
     default: return k2_1(c, beta4, b, v0, lg, check);
-    }
-}
-
-HS_AVX512 void hs_exact_block_avx512(const hs_ctx *c, const float *beta4, int b, int v0, int nvq, float *lg) {
-    k2(c, beta4, b, v0, nvq, lg, 0);
-}
-
-HS_AVX512 void hs_exact_token_avx512(const hs_ctx *c, float beta, int q, int v0, int nvq, float *lg) {
-    const int r = c->r;
-    const float *a = c->at + (size_t) q * c->rp;
-    const float *u = c->ut + (size_t) v0 * r * HS_L;
-    __m512 acc[4];
-    for (int s = 0; s < 4; s++) {
-        acc[s] = _mm512_set1_ps(beta);
-    }
-    if (nvq == 4) {
-        for (int j = 0; j < r; j++) {
-            __m512 x = _mm512_set1_ps(a[j]);
-            for (int s = 0; s < 4; s++) {
-                acc[s] = _mm512_fmadd_ps(x, _mm512_load_ps(u + ((size_t) s * r + j) * HS_L), acc[s]);
-            }
-        }
-    } else {
-        for (int j = 0; j < r; j++) {
-            __m512 x = _mm512_set1_ps(a[j]);
-            for (int s = 0; s < nvq; s++) {
-                acc[s] = _mm512_fmadd_ps(x, _mm512_load_ps(u + ((size_t) s * r + j) * HS_L), acc[s]);
-            }
-        }
-    }
-    for (int s = 0; s < nvq; s++) {
-        _mm512_storeu_ps(lg + s * HS_L, acc[s]);
     }
 }
 

@@ -33,6 +33,7 @@
 #include "simd.h"
 
 #include <math.h>
+#include <stdint.h>
 
 void hs_margin_constants(int r, float *cc, float *c2, float *tiny) {
     double g = 4.0 * (r + 1) * 0x1p-24;
@@ -87,10 +88,65 @@ HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, i
     }
 }
 
+/* A candidate: tile row b (token t0 + b), vector v0 + q of rows, lanes mask passed the gate. */
+typedef struct {
+    int16_t b;
+    int16_t q;
+    uint32_t mask;
+} cand;
+
+/* Candidates are re-scored in batches (independent FMA chains interleaved) once this many are queued. */
+#define BATCH 32
+
+/*
+ * Exact re-scoring of the queued candidates, four FMA chains at a time (each chain is the fp32
+ * path's: beta, then fma over j in order), then offered in queue order, which is increasing token
+ * order for every row.
+ */
+static HS_AVX512 void flush(hs_ctx *c, const float *beta, int t0, int v0, const cand *e, int cnt) {
+    const int r = c->r, rp = c->rp, n = c->n;
+    float ex[BATCH + 16][HS_L] __attribute__((aligned(64)));
+    for (int s = 0; s < cnt; s += 4) {
+        const float *ap[4];
+        const float *up[4];
+        __m512 acc[4];
+        for (int z = 0; z < 4; z++) {
+            const cand *x = &e[s + z < cnt ? s + z : cnt - 1];
+            ap[z] = c->at + (size_t) x->b * rp;
+            up[z] = c->ut + (size_t) (v0 + x->q) * r * HS_L;
+            acc[z] = _mm512_set1_ps(beta[t0 + x->b]);
+        }
+        for (int j = 0; j < r; j++) {
+            for (int z = 0; z < 4; z++) {
+                acc[z] = _mm512_fmadd_ps(_mm512_set1_ps(ap[z][j]), _mm512_load_ps(up[z] + (size_t) j * HS_L), acc[z]);
+            }
+        }
+        for (int z = 0; z < 4; z++) {
+            _mm512_store_ps(ex[s + z], acc[z]);
+        }
+    }
+    for (int s = 0; s < cnt; s++) {
+        const int row0 = (v0 + e[s].q) * HS_L;
+        unsigned mk = e[s].mask;
+        while (mk) {
+            const int l = __builtin_ctz(mk);
+            mk &= mk - 1;
+            if (row0 + l >= n) {
+                break;
+            }
+            c->rescored++;
+            const float x = ex[s][l];
+            if (!(x <= c->gate[row0 + l])) {
+                hs_offer(c, row0 + l, t0 + e[s].b, x);
+            }
+        }
+    }
+}
+
 #define DEF_K2B(NV)                                                                                \
-    static HS_AVX512_BF16 void k2b_##NV(hs_ctx *c, const float *beta, int t0, int b, int len,      \
-                                        int v0) {                                                  \
-        const int rh = c->rh, rhp = c->rp / 2, n = c->n;                                           \
+    static HS_AVX512_BF16 int k2b_##NV(hs_ctx *c, const float *beta, int t0, int b, int len,       \
+                                       int v0, cand *out) {                                        \
+        const int rh = c->rh, rhp = c->rp / 2;                                                     \
         const uint32_t *a = c->ab + (size_t) b * rhp;                                              \
         const uint32_t *u = c->ub + (size_t) v0 * rh * HS_L;                                       \
         __m512 acc[4][NV];                                                                         \
@@ -127,36 +183,21 @@ HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, i
             }                                                                                      \
         }                                                                                          \
         if (!any) {                                                                                \
-            return;                                                                                \
+            return 0;                                                                              \
         }                                                                                          \
-        float lg[64] __attribute__((aligned(64)));                                                 \
         const int tokens = len - b < 4 ? len - b : 4;                                              \
+        int cnt = 0;                                                                               \
         for (int m = 0; m < tokens; m++) {                                                         \
-            __mmask16 tm = 0;                                                                      \
             for (int q = 0; q < NV; q++) {                                                         \
-                tm |= pass[m][q];                                                                  \
-            }                                                                                      \
-            if (!tm) {                                                                             \
-                continue;                                                                          \
-            }                                                                                      \
-            hs_exact_token_avx512(c, beta[t0 + b + m], b + m, v0, NV, lg);                         \
-            for (int q = 0; q < NV; q++) {                                                         \
-                const int row0 = (v0 + q) * HS_L;                                                  \
-                unsigned mk = pass[m][q];                                                          \
-                while (mk) {                                                                       \
-                    const int l = __builtin_ctz(mk);                                               \
-                    mk &= mk - 1;                                                                  \
-                    if (row0 + l >= n) {                                                           \
-                        break;                                                                     \
-                    }                                                                              \
-                    c->rescored++;                                                                 \
-                    const float x = lg[q * HS_L + l];                                              \
-                    if (!(x <= c->gate[row0 + l])) {                                               \
-                        hs_offer(c, row0 + l, t0 + b + m, x);                                      \
-                    }                                                                              \
+                if (pass[m][q]) {                                                                  \
+                    out[cnt].b = (int16_t) (b + m);                                                \
+                    out[cnt].q = (int16_t) q;                                                      \
+                    out[cnt].mask = pass[m][q];                                                    \
+                    cnt++;                                                                         \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
+        return cnt;                                                                                \
     }
 
 DEF_K2B(1)
@@ -166,15 +207,24 @@ DEF_K2B(4)
 
 HS_AVX512_BF16 void hs_stage2_bf16(hs_ctx *c, const float *beta, int t0, int len) {
     hs_prepare_tile_bf16(c, beta, t0, len);
+    cand queue[BATCH + 16];
     for (int v0 = 0; v0 < c->nv; v0 += 4) {
         const int nvq = c->nv - v0 >= 4 ? 4 : c->nv - v0;
+        int cnt = 0;
         for (int b = 0; b < len; b += HS_PACK) {
             switch (nvq) {
-            case 4: k2b_4(c, beta, t0, b, len, v0); break;
-            case 3: k2b_3(c, beta, t0, b, len, v0); break;
-            case 2: k2b_2(c, beta, t0, b, len, v0); break;
-            default: k2b_1(c, beta, t0, b, len, v0); break;
+            case 4: cnt += k2b_4(c, beta, t0, b, len, v0, queue + cnt); break;
+            case 3: cnt += k2b_3(c, beta, t0, b, len, v0, queue + cnt); break;
+            case 2: cnt += k2b_2(c, beta, t0, b, len, v0, queue + cnt); break;
+            default: cnt += k2b_1(c, beta, t0, b, len, v0, queue + cnt); break;
             }
+            if (cnt >= BATCH) {
+                flush(c, beta, t0, v0, queue, cnt);
+                cnt = 0;
+            }
+        }
+        if (cnt > 0) {
+            flush(c, beta, t0, v0, queue, cnt);
         }
     }
 }

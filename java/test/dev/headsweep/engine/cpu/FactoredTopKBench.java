@@ -122,6 +122,10 @@ public final class FactoredTopKBench {
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
             double med = sorted[reps / 2];
+            if (f.kernel() instanceof NativeKernel nk && impl.equals("native-bf16")) {
+                System.out.printf("native-bf16: the bf16 gate passed %d of %d (token, row) pairs to exact re-scoring%n",
+                        nk.rescoredPairs(), (long) N * V);
+            }
             System.out.printf("%-6s 1 thread : median %.1f ms/head (min %.1f, max %.1f) = %.1f GFLOP/s"
                     + " [warm-up 3 heads %.0f ms]%n", impl, med, sorted[0], sorted[reps - 1],
                     flops / (med * 1e6), warm);
