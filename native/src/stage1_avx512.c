@@ -3,16 +3,17 @@
  * (at[q * rp + j]). Register blocks of 4 tokens (one block of the packed E, Ep[(t0+b)*d + 4c + m])
  * x up to 4 vectors of 16 values of j (M packed transposed, mt[c * rp + j]); each accumulator is
  * one FMA chain over c = 0 .. d-1 in order from +0, the order of PlainKernel and VectorKernel:
- * acc = fma(E[t][c], M[j][c], acc). The c loop is split into blocks (accumulators go to the tile
- * and back between blocks, which changes no bit) so that the block of mt in use stays in L1.
+ * acc = fma(E[t][c], M[j][c], acc). The c loop can be split into blocks (accumulators go to the
+ * tile and back between blocks, which changes no bit); for d up to CB it is one block.
  *
  * Checked bit for bit against the Java kernels' A (NativeKernelTest: computeA and the sink tiles).
  */
 #include "hs_native.h"
 #include "simd.h"
 
-/* c values per block: CB x 64 floats of mt = 32 KiB for r = 64 */
-#define CB 128
+/* c values per block. Measured (GPT-2 small, 2-core Zen 5): one block over all of d (the packed E
+ * streamed once, contiguously; mt from L2) 28.4 ms a head, CB = 256: 31.7 ms, CB = 128: 32.4 ms. */
+#define CB 4096
 
 #define DEF_K1(NV)                                                                               \
     static HS_AVX512 void k1_##NV(const float *ep, int c0, int c1, const float *mt, int rp,      \
