@@ -127,8 +127,12 @@ final class NativeKernel implements FactoredTopK.Kernel {
     /** The margin constants {c, c2, tiny} of the bf16 gate for head size r (for tests). */
     static native float[] marginConstants(int r);
 
+    /** The largest head size the native code takes (hs_begin); larger ones run on the Java kernel. */
+    static final int MAX_R = 4096;
+
     private final boolean bf16;
     private final long ctx;
+    private FactoredTopK.Kernel javaFallback;
     private float[] tile = new float[0];
 
     /**
@@ -172,6 +176,13 @@ final class NativeKernel implements FactoredTopK.Kernel {
     @Override
     public void run(FactoredTopK.Prepared p, float[] M, FactoredTopK.ATileSource src, int r, float[] U,
             int n, int k, int[] ids, float[] vals, FactoredTopK.ATileSink sink) {
+        if (r > MAX_R) { // beyond the native scratch's design: the Java kernel, same answers
+            if (javaFallback == null) {
+                javaFallback = FactoredTopK.java().kernel();
+            }
+            javaFallback.run(p, M, src, r, U, n, k, ids, vals, sink);
+            return;
+        }
         final int V = p.V;
         final int d = p.d;
         check(begin(ctx, U, n, r, k, bf16 && n > 0), "rows");

@@ -152,6 +152,12 @@ class NativeKernelTest {
         compare(new FactoredTopKTest.Case(7, 3, 64, 1, 7, 9, false)); // V below one token block... and k = V
     }
 
+    /** A head size beyond the native scratch's design runs on the Java kernel inside the native one: same answers. */
+    @Test
+    void headSizeBeyondTheNativeLimitStillWorks() {
+        compare(new FactoredTopKTest.Case(41, 3, NativeKernel.MAX_R + 3, 2, 3, 12, true));
+    }
+
     /** Duplicate tokens (equal rows of E, so equal logits) scattered over the vocabulary: ties by lower id. */
     @Test
     void duplicateColumnsOfETieByLowerId() {
@@ -257,7 +263,6 @@ class NativeKernelTest {
         assertTrue(rescored < pairs / 20, rescored + " of " + pairs + " re-scored");
 
         Arrays.fill(c.E, 0.5f); // all logits equal: nothing can be dropped
-        p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
         Arrays.fill(c.beta, 0f);
         p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
         f.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
