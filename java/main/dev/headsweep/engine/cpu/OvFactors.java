@@ -30,6 +30,18 @@ public record OvFactors(float[] m, float[] u) {
         float[] wo = centredWo(w, head);
 
         // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
+        double[] gram = gram(wo, hs, d);
+        float[] u = rows(v, n, hs, d, eps, gram);
+
+        scaleByLnf(w, wo);
+        return new OvFactors(wo, u);
+    }
+
+    /**
+     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double). Its own method so that
+     * {@link JitWarmUp} can have it compiled before the first head.
+     */
+    static double[] gram(float[] wo, int hs, int d) {
         // (Each sum below runs in index order, as a single loop would; four independent sums are
         // interleaved so that they do not wait on each other: same bits, about 4× faster.)
         double[] gram = new double[hs * hs];
@@ -63,6 +75,11 @@ public record OvFactors(float[] m, float[] u) {
                 gram[b * hs + a] = s;
             }
         }
+        return gram;
+    }
+
+    /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
+    static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
         float[] u = new float[n * hs];
         double[] rows = new double[hs];
         for (int r = 0; r < n; r++) {
@@ -99,9 +116,7 @@ public record OvFactors(float[] m, float[] u) {
                 u[r * hs + j] = v[r * hs + j] * inv;
             }
         }
-
-        scaleByLnf(w, wo);
-        return new OvFactors(wo, u);
+        return u;
     }
 
     /**
