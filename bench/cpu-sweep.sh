@@ -3,7 +3,13 @@
 # keywords) on a GPT-2-small-shaped fp32 checkpoint, split into load, block 0, OV chain + top-k
 # (fused) and scoring, with the peak resident memory of the whole process.
 #
-#   bash bench/cpu-sweep.sh [RUNS]        (default 3 runs per configuration)
+#   bash bench/cpu-sweep.sh [RUNS] [CONFIGS]   (default 3 runs per configuration)
+#
+# CONFIGS: space-separated KERNEL,THREADS[,cache] with KERNEL one of native-bf16 (the default
+# where the native library runs), native (fp32 native, -Dheadsweep.native.bf16=false), vector
+# (-Dheadsweep.native=false) and plain (also -Dheadsweep.vector=false); ",cache" sweeps with
+# --cache from an A_h cache filled once beforehand (stage 1 skipped). Default: all native and
+# vector configurations, cold on 2 and 1 threads and cached on 2.
 #
 # Plants the checkpoint once (headsweep demo --keep, ~0.65 GB in $TMPDIR), then runs each
 # configuration RUNS times, interleaved so that machine noise hits all of them alike. Prints a
@@ -20,32 +26,49 @@ mkdir -p bench/results
 csv=bench/results/cpu-sweep.csv
 echo "config,run,total_s,load_s,block0_s,ov_topk_s,scoring_s,peak_rss_mb" > "$csv"
 
-configs=("vector,2" "vector,1" "plain,2")
+default_configs="native-bf16,2 native-bf16,1 native,2 native,1 vector,2 vector,1 native-bf16,2,cache native,2,cache vector,2,cache"
+read -r -a configs <<< "${2:-$default_configs}"
+cache="${TMPDIR:-/tmp}/headsweep-bench-ah-cache"
+flags() {
+  case "$1" in
+    native-bf16) echo "" ;;
+    native) echo "-Dheadsweep.native.bf16=false" ;;
+    vector) echo "-Dheadsweep.native=false" ;;
+    plain) echo "-Dheadsweep.native=false -Dheadsweep.vector=false" ;;
+    *) echo "unknown kernel $1" >&2; exit 2 ;;
+  esac
+}
+if [[ " ${configs[*]} " == *",cache "* ]]; then
+  # fill the A_h cache once (any kernel: all of them compute the same A, bit for bit)
+  ./headsweep sweep --model "$model" --task numerals --cache="$cache" -q --format csv >/dev/null
+fi
 for run in $(seq 1 "$runs"); do
   for c in "${configs[@]}"; do
-    impl="${c%,*}"; threads="${c#*,}"
-    flag=""; [ "$impl" = plain ] && flag="-Dheadsweep.vector=false"
+    IFS=, read -r impl threads cached <<< "$c"
+    extra=(); [ "$cached" = cache ] && extra=(--cache="$cache")
     log=$(mktemp)
     start=$(date +%s.%N)
-    JAVA_OPTS="$flag" /usr/bin/time -f "PEAK_KB %M" ./headsweep sweep --model "$model" --task numerals \
-      --threads "$threads" --format csv >/dev/null 2>"$log"
+    JAVA_OPTS="$(flags "$impl")" /usr/bin/time -f "PEAK_KB %M" ./headsweep sweep --model "$model" --task numerals \
+      --threads "$threads" "${extra[@]}" --format csv >/dev/null 2>"$log"
     end=$(date +%s.%N)
     line=$(grep "heads × " "$log")
+    case "$line" in *"$impl)"*) ;; *) echo "expected the $impl kernel, got: $line" >&2; exit 1 ;; esac
     peak=$(awk '/PEAK_KB/ {print int($2/1024)}' "$log")
     nums=$(echo "$line" | perl -ne 'print join(",", /load ([\d.]+) s, block 0 ([\d.]+) s, OV chain \+ top-k ([\d.]+) s, scoring ([\d.]+) s/)')
     total=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    echo "$impl-$threads,$run,$total,$nums,$peak" >> "$csv"
+    echo "$impl-$threads${cached:+-$cached},$run,$total,$nums,$peak" >> "$csv"
     rm -f "$log"
   done
 done
 
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; java: $(java -version 2>&1 | head -n 1)"
 echo "median of $runs runs (seconds; memory in MB); process total includes JVM start-up"
 awk -F, 'NR > 1 { k = $1; n[k]++; for (i = 3; i <= 8; i++) v[k, i, n[k]] = $i }
   END {
-    printf "%-10s %8s %8s %8s %10s %8s %9s\n", "config", "total", "load", "block0", "ov+top-k", "scoring", "peak MB"
+    printf "%-20s %8s %8s %8s %10s %8s %9s\n", "config", "total", "load", "block0", "ov+top-k", "scoring", "peak MB"
     for (k in n) {
-      printf "%-10s", k
+      printf "%-20s", k
       for (i = 3; i <= 8; i++) {
         m = n[k]; for (a = 1; a <= m; a++) s[a] = v[k, i, a]
         for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (s[b] < s[a]) { t = s[a]; s[a] = s[b]; s[b] = t }

@@ -1,8 +1,10 @@
 package dev.headsweep.reference;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.headsweep.HeadSweep;
 import dev.headsweep.checkpoint.Checkpoint;
@@ -45,12 +47,57 @@ class EngineMatchesReferenceTest {
         "1, 1, 64,  F32,  '',           months,   40, 2, default",
         "1, 2, 128, F32,  '',           numerals, 5,  2, plain",
         "1, 1, 64,  BF16, '',           months,   40, 1, plain",
+        "2, 3, 48,  F32,  '',           numwords, 5,  2, native",
+        "1, 2, 128, F16,  transformer., months,   5,  1, native",
+        "1, 1, 64,  F32,  '',           months,   40, 2, native",
+        "1, 2, 128, F16,  transformer., months,   5,  2, native-bf16",
+        "2, 3, 48,  BF16, '',           numwords, 1,  2, native-bf16",
+        "1, 1, 64,  BF16, '',           months,   40, 1, native-bf16",
     })
     void topKSetsEqualTheReference(int layers, int heads, int d, Dtype dtype, String prefix, String task,
                                    int k, int threads, String kernel) {
-        CpuBackend backend = kernel.equals("plain") ? new CpuBackend(threads, FactoredTopK::plain)
-                : new CpuBackend(threads);
+        CpuBackend backend;
+        switch (kernel) {
+            case "plain" -> backend = new CpuBackend(threads, FactoredTopK::plain);
+            case "native", "native-bf16" -> {
+                boolean bf16 = kernel.equals("native-bf16");
+                assumeTrue(bf16 ? FactoredTopK.nativeBf16Available() : FactoredTopK.nativeAvailable(),
+                        "SKIPPED: the " + kernel + " kernel is not available here (" + FactoredTopK.nativeStatus() + ")");
+                backend = new CpuBackend(threads, () -> FactoredTopK.nativeKernel(bf16));
+            }
+            default -> backend = new CpuBackend(threads);
+        }
         sweepAndCompare(backend, layers, heads, d, dtype, prefix, task, k);
+    }
+
+    /**
+     * The native kernels give the Java kernels' sweep bit for bit (top-k ids and logits of every
+     * head and keyword) on the numerals task, with the plain and the default Java kernels as the reference.
+     */
+    @ParameterizedTest(name = "{0} against the Java kernels, k {1}")
+    @CsvSource({"native, 5", "native-bf16, 5", "native-bf16, 40"})
+    void nativeSweepEqualsTheJavaKernelsBitForBit(String kernel, int k) {
+        boolean bf16 = kernel.equals("native-bf16");
+        assumeTrue(bf16 ? FactoredTopK.nativeBf16Available() : FactoredTopK.nativeAvailable(),
+                "SKIPPED: the " + kernel + " kernel is not available here (" + FactoredTopK.nativeStatus() + ")");
+        RandomCheckpoints.write(dir, 2, 2, 128, 91, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        SweepResult mine = Sweep.of(w, HeadSweep.task("numerals")).relations("copy", "next").k(k)
+                .backend(new CpuBackend(2, () -> FactoredTopK.nativeKernel(bf16), null)).run();
+        for (CpuBackend ref : List.of(new CpuBackend(2, FactoredTopK::plain, null), new CpuBackend(1, FactoredTopK::java, null))) {
+            SweepResult want = Sweep.of(w, HeadSweep.task("numerals")).relations("copy", "next").k(k).backend(ref).run();
+            for (HeadId h : want.heads()) {
+                for (int i = 0; i < want.keywords().size(); i++) {
+                    assertArrayEquals(want.topIds(h, i), mine.topIds(h, i), "ids, head " + h + " keyword " + i);
+                    float[] a = want.topLogits(h, i);
+                    float[] b = mine.topLogits(h, i);
+                    for (int q = 0; q < a.length; q++) {
+                        assertEquals(Float.floatToIntBits(a[q]), Float.floatToIntBits(b[q]),
+                                "logit bits, head " + h + " keyword " + i + " rank " + q);
+                    }
+                }
+            }
+        }
     }
 
     /**

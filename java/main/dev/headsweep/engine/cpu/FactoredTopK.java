@@ -23,16 +23,21 @@ import java.util.Objects;
  * of this class holds per-thread scratch: use one instance per thread; a single {@link #run} is
  * single-threaded. Scratch grows to the largest problem seen and is reused.
  *
- * <p>Two implementations: a Vector API one ({@code jdk.incubator.vector}, register-blocked FMA
- * micro-kernels) and a plain-Java one (loops that C2 auto-vectorizes). The default is chosen once
- * at class-load time: the Vector one when the module {@code jdk.incubator.vector} is in the boot
- * layer (run with {@code --add-modules=jdk.incubator.vector}) and the system property
- * {@code headsweep.vector} is not {@code false}. The Vector code lives in its own class, which is
- * never loaded on the plain path.
+ * <p>Implementations: a native one ({@link NativeKernel}: C through JNI with AVX-512, in an fp32
+ * and a bf16-gated variant that give the same answer), a Vector API one
+ * ({@code jdk.incubator.vector}, register-blocked FMA micro-kernels) and a plain-Java one (loops
+ * that C2 auto-vectorizes). All give the same top-k, bit for bit. The default is chosen once at
+ * class-load time: the native one where its library is in the jar, loads and runs on this CPU
+ * (bf16 variant where the CPU has AVX512_BF16) unless {@code headsweep.native} is {@code false};
+ * else the Vector one when the module {@code jdk.incubator.vector} is in the boot layer (run with
+ * {@code --add-modules=jdk.incubator.vector}) and the system property {@code headsweep.vector} is
+ * not {@code false}; else the plain one. The Vector code lives in its own class, which is never
+ * loaded on the plain path.
  *
- * <p>Performance (GPT-2 small, r=64, d=768, V=50257, n=388, k=5; 2-core Zen 5, Java 17): vector
- * about 41–46 ms per head on one thread (160–180 GFLOP/s), about 26 ms per head with two
- * threads; plain about 175 ms per head. The first Vector call runs until C2 has compiled the
+ * <p>Performance (GPT-2 small, r=64, d=768, V=50257, n=388, k=5; 2-core Zen 5, Java 17): native
+ * bf16 about 36 ms per head on one thread (stage 1 28.5 ms, stage 2 8.7 ms), about 19 ms per
+ * head with two threads; native fp32 about 41 ms; vector about 41–46 ms per head on one thread
+ * (160–180 GFLOP/s), about 22–26 ms per head with two threads; plain about 175 ms per head. The first Vector call runs until C2 has compiled the
  * micro-kernels (about 1 s); see {@code FactoredTopKBench} in the tests.
  */
 public final class FactoredTopK {
@@ -122,12 +127,17 @@ public final class FactoredTopK {
 
     private static final boolean VECTOR_MODULE = VectorApi.PRESENT;
     private static final boolean USE_VECTOR = VectorApi.ENABLED;
+    private static final boolean USE_NATIVE = NativeKernel.AVAILABLE;
 
     private final Kernel kernel;
 
     /** An instance of the default implementation (see {@link #implementation()}). */
     public FactoredTopK() {
-        this(USE_VECTOR ? newVectorKernel() : new PlainKernel());
+        this(USE_NATIVE ? new NativeKernel(NativeKernel.BF16_DEFAULT) : javaKernel());
+    }
+
+    private static Kernel javaKernel() {
+        return USE_VECTOR ? newVectorKernel() : new PlainKernel();
     }
 
     private FactoredTopK(Kernel kernel) {
@@ -157,14 +167,59 @@ public final class FactoredTopK {
         return VECTOR_MODULE;
     }
 
-    /** The default implementation's name: {@code "vector"} or {@code "plain"}. */
+    /**
+     * An instance of the best Java implementation (Vector API when enabled, else plain), whatever
+     * the native library.
+     */
+    public static FactoredTopK java() {
+        return new FactoredTopK(javaKernel());
+    }
+
+    /**
+     * An instance of the native implementation: fp32 throughout, or ({@code bf16}) with the bf16
+     * gate of stage 2; same answers.
+     *
+     * @throws UnsupportedOperationException when the native library is not available here (see
+     *         {@link #nativeStatus()}) or, for bf16, the CPU lacks AVX512_BF16
+     */
+    public static FactoredTopK nativeKernel(boolean bf16) {
+        return new FactoredTopK(new NativeKernel(bf16));
+    }
+
+    /** Whether the native implementation runs in this JVM (library present and loaded, CPU with AVX-512F). */
+    public static boolean nativeAvailable() {
+        return NativeKernel.AVAILABLE;
+    }
+
+    /** Whether the native implementation's bf16 variant runs here (also AVX512_BF16). */
+    public static boolean nativeBf16Available() {
+        return NativeKernel.BF16_AVAILABLE;
+    }
+
+    /** The native library's code path ({@code "avx512f+avx512bf16"}, {@code "avx512f"}) or why it is not used. */
+    public static String nativeStatus() {
+        return NativeKernel.STATUS;
+    }
+
+    /**
+     * The default implementation's name: {@code "native-bf16"}, {@code "native"}, {@code "vector"}
+     * or {@code "plain"}.
+     */
     public static String implementation() {
+        if (USE_NATIVE) {
+            return NativeKernel.BF16_DEFAULT ? "native-bf16" : "native";
+        }
         return USE_VECTOR ? "vector" : "plain";
     }
 
-    /** This instance's implementation: {@code "vector"} or {@code "plain"}. */
+    /** This instance's implementation (see {@link #implementation()}). */
     public String name() {
         return kernel.name();
+    }
+
+    /** The implementation itself; package-private, for tests. */
+    Kernel kernel() {
+        return kernel;
     }
 
     private static Kernel newVectorKernel() {

@@ -57,6 +57,8 @@ public final class JitWarmUp {
                 MatMul.xw(x, n, d, w, 3 * d, 0, 3 * d, null);
                 MatMul.xw(x, n, d, w, 3 * d, 2 * d, hs, null);
                 kernel.run(prep, m, hs, u, n, 5, ids, vals);
+                // the per-head factors (OvFactors): interpreted, the first heads cost ~10 ms each
+                OvFactors.rows(u, n, hs, d, 1e-5f, OvFactors.gram(m, hs, d));
             }
         } catch (RuntimeException | Error e) {
             // a failed warm-up only means the real work compiles its own loops

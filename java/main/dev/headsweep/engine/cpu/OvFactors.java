@@ -30,9 +30,43 @@ public record OvFactors(float[] m, float[] u) {
         float[] wo = centredWo(w, head);
 
         // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
+        double[] gram = gram(wo, hs, d);
+        float[] u = rows(v, n, hs, d, eps, gram);
+
+        scaleByLnf(w, wo);
+        return new OvFactors(wo, u);
+    }
+
+    /**
+     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double). Its own method so that
+     * {@link JitWarmUp} can have it compiled before the first head.
+     */
+    static double[] gram(float[] wo, int hs, int d) {
+        // (Each sum below runs in index order, as a single loop would; four independent sums are
+        // interleaved so that they do not wait on each other: same bits, about 4× faster.)
         double[] gram = new double[hs * hs];
         for (int a = 0; a < hs; a++) {
-            for (int b = a; b < hs; b++) {
+            int b = a;
+            for (; b + 4 <= hs; b += 4) {
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                int oa = a * d, o0 = b * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+                for (int i = 0; i < d; i++) {
+                    double x = wo[oa + i];
+                    s0 += x * wo[o0 + i];
+                    s1 += x * wo[o1 + i];
+                    s2 += x * wo[o2 + i];
+                    s3 += x * wo[o3 + i];
+                }
+                gram[a * hs + b] = s0;
+                gram[b * hs + a] = s0;
+                gram[a * hs + b + 1] = s1;
+                gram[(b + 1) * hs + a] = s1;
+                gram[a * hs + b + 2] = s2;
+                gram[(b + 2) * hs + a] = s2;
+                gram[a * hs + b + 3] = s3;
+                gram[(b + 3) * hs + a] = s3;
+            }
+            for (; b < hs; b++) {
                 double s = 0;
                 for (int i = 0; i < d; i++) {
                     s += (double) wo[a * d + i] * wo[b * d + i];
@@ -41,24 +75,48 @@ public record OvFactors(float[] m, float[] u) {
                 gram[b * hs + a] = s;
             }
         }
+        return gram;
+    }
+
+    /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
+    static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
         float[] u = new float[n * hs];
+        double[] rows = new double[hs];
         for (int r = 0; r < n; r++) {
-            double sq = 0;
-            for (int a = 0; a < hs; a++) {
+            int vo = r * hs;
+            int a = 0;
+            for (; a + 4 <= hs; a += 4) {
+                double r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+                int g0 = a * hs, g1 = g0 + hs, g2 = g1 + hs, g3 = g2 + hs;
+                for (int b = 0; b < hs; b++) {
+                    double x = v[vo + b];
+                    r0 += gram[g0 + b] * x;
+                    r1 += gram[g1 + b] * x;
+                    r2 += gram[g2 + b] * x;
+                    r3 += gram[g3 + b] * x;
+                }
+                rows[a] = r0;
+                rows[a + 1] = r1;
+                rows[a + 2] = r2;
+                rows[a + 3] = r3;
+            }
+            for (; a < hs; a++) {
                 double row = 0;
                 for (int b = 0; b < hs; b++) {
-                    row += gram[a * hs + b] * v[r * hs + b];
+                    row += gram[a * hs + b] * v[vo + b];
                 }
-                sq += row * v[r * hs + a];
+                rows[a] = row;
+            }
+            double sq = 0;
+            for (a = 0; a < hs; a++) {
+                sq += rows[a] * v[vo + a];
             }
             float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
             for (int j = 0; j < hs; j++) {
                 u[r * hs + j] = v[r * hs + j] * inv;
             }
         }
-
-        scaleByLnf(w, wo);
-        return new OvFactors(wo, u);
+        return u;
     }
 
     /**

@@ -14,10 +14,13 @@ import java.util.concurrent.Future;
  * <pre>
  * mvn -q test-compile
  * java --add-modules=jdk.incubator.vector -cp target/classes:target/test-classes \
- *     dev.headsweep.engine.cpu.FactoredTopKBench [--impl both|vector|plain] [--reps 5]
+ *     dev.headsweep.engine.cpu.FactoredTopKBench [--impl both|all|fast|LIST] [--reps 5]
  *     [--heads 8] [--big] [--no-threads]
  * </pre>
  *
+ * {@code --impl}: {@code both} = vector,plain; {@code all} = native-bf16,native,vector,plain;
+ * {@code fast} = native-bf16,native,vector; or a comma-separated list of those names (native ones
+ * are skipped, saying so, where the library is not available).
  * Prints ms per head single-threaded (after warm-up) and GFLOP/s, with flops per head
  * {@code 2·r·d·V + 2·n·r·V}; then a 2-thread run over {@code --heads} heads (one instance per
  * thread, Prepared shared); with {@code --big}, one head with n = V = 50257 rows.
@@ -41,7 +44,12 @@ public final class FactoredTopKBench {
     }
 
     private static FactoredTopK create(String impl) {
-        return impl.equals("vector") ? FactoredTopK.vector() : FactoredTopK.plain();
+        switch (impl) {
+            case "vector": return FactoredTopK.vector();
+            case "native": return FactoredTopK.nativeKernel(false);
+            case "native-bf16": return FactoredTopK.nativeKernel(true);
+            default: return FactoredTopK.plain();
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -60,19 +68,28 @@ public final class FactoredTopKBench {
                 default: throw new IllegalArgumentException("unknown option " + args[a]);
             }
         }
+        String list = switch (which) {
+            case "both" -> "vector,plain";
+            case "all" -> "native-bf16,native,vector,plain";
+            case "fast" -> "native-bf16,native,vector";
+            default -> which;
+        };
         List<String> impls = new ArrayList<>();
-        if (!which.equals("plain")) {
-            if (FactoredTopK.vectorAvailable()) {
-                impls.add("vector");
-            } else {
+        for (String impl : list.split(",")) {
+            if (impl.equals("vector") && !FactoredTopK.vectorAvailable()) {
                 System.out.println("vector: jdk.incubator.vector not available, skipped");
+            } else if (impl.equals("native") && !FactoredTopK.nativeAvailable()
+                    || impl.equals("native-bf16") && !FactoredTopK.nativeBf16Available()) {
+                System.out.println(impl + ": not available (" + FactoredTopK.nativeStatus() + "), skipped");
+            } else if (List.of("vector", "plain", "native", "native-bf16").contains(impl)) {
+                impls.add(impl);
+            } else {
+                throw new IllegalArgumentException("unknown implementation " + impl);
             }
         }
-        if (!which.equals("vector")) {
-            impls.add("plain");
-        }
-        System.out.printf("JVM %s, %d CPUs, default implementation %s%n",
-                Runtime.version(), Runtime.getRuntime().availableProcessors(), FactoredTopK.implementation());
+        System.out.printf("JVM %s, %d CPUs, default implementation %s, native: %s%n",
+                Runtime.version(), Runtime.getRuntime().availableProcessors(), FactoredTopK.implementation(),
+                FactoredTopK.nativeStatus());
         Random rnd = new Random(42);
         float[] E = random(V * D, rnd, 0.1f);
         float[] beta = random(V, rnd, 1f);
@@ -105,6 +122,10 @@ public final class FactoredTopKBench {
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
             double med = sorted[reps / 2];
+            if (f.kernel() instanceof NativeKernel nk && impl.equals("native-bf16")) {
+                System.out.printf("native-bf16: the bf16 gate passed %d of %d (token, row) pairs to exact re-scoring%n",
+                        nk.rescoredPairs(), (long) N * V);
+            }
             System.out.printf("%-6s 1 thread : median %.1f ms/head (min %.1f, max %.1f) = %.1f GFLOP/s"
                     + " [warm-up 3 heads %.0f ms]%n", impl, med, sorted[0], sorted[reps - 1],
                     flops / (med * 1e6), warm);
@@ -120,6 +141,13 @@ public final class FactoredTopKBench {
             As[0] = f.computeA(p, Ms[0], R);
             double msA = (System.nanoTime() - a0) / 1e6;
             As[1] = f.computeA(p, Ms[1], R);
+            double[] msS1 = new double[reps];
+            for (int q = 0; q < reps; q++) {
+                long t0 = System.nanoTime();
+                f.computeA(p, Ms[q % nh], R, (tt, len, src, ld) -> { });
+                msS1[q] = (System.nanoTime() - t0) / 1e6;
+            }
+            Arrays.sort(msS1);
             for (int h = 0; h < 3; h++) { // warm-up
                 f.run(bias, FactoredTopK.source(As[h % 2], R), R, Us[h % nh], N, K, ids, vals);
             }
@@ -132,8 +160,8 @@ public final class FactoredTopKBench {
             Arrays.sort(ms);
             double med = ms[reps / 2];
             System.out.printf("%-6s 1 thread, precomputed A: median %.1f ms/head (min %.1f) = %.1f GFLOP/s"
-                    + " of stage 2; computeA alone %.0f ms (first call)%n", impl, med, ms[0],
-                    flops2 / (med * 1e6), msA);
+                    + " of stage 2; stage 1 alone (computeA) median %.1f ms/head [first call %.0f ms]%n", impl, med,
+                    ms[0], flops2 / (med * 1e6), msS1[reps / 2], msA);
         }
 
         if (threads) {

@@ -24,6 +24,13 @@ class FactoredTopKTest {
         out.add(Arguments.of("plain", (Supplier<FactoredTopK>) FactoredTopK::plain));
         // Surefire runs with --add-modules=jdk.incubator.vector, so the vector path must be tested.
         out.add(Arguments.of("vector", (Supplier<FactoredTopK>) FactoredTopK::vector));
+        // The native kernels where this build and CPU have them (NativeKernelTest says when they are not).
+        if (FactoredTopK.nativeAvailable()) {
+            out.add(Arguments.of("native", (Supplier<FactoredTopK>) () -> FactoredTopK.nativeKernel(false)));
+        }
+        if (FactoredTopK.nativeBf16Available()) {
+            out.add(Arguments.of("native-bf16", (Supplier<FactoredTopK>) () -> FactoredTopK.nativeKernel(true)));
+        }
         return out.stream();
     }
 
@@ -323,9 +330,12 @@ class FactoredTopKTest {
     }
 
     @Test
-    void vectorIsTheDefaultWhenTheModuleIsPresent() {
+    void vectorIsTheDefaultWhenTheModuleIsPresentAndNoNativeKernel() {
         assertTrue(FactoredTopK.vectorAvailable());
-        assertEquals(Boolean.getBoolean("never.set") ? "x" : "vector", FactoredTopK.implementation());
-        assertEquals("vector", new FactoredTopK().name());
+        String expected = FactoredTopK.nativeBf16Available() ? "native-bf16"
+                : FactoredTopK.nativeAvailable() ? "native" : "vector";
+        assertEquals(expected, FactoredTopK.implementation());
+        assertEquals(expected, new FactoredTopK().name());
+        assertEquals("vector", FactoredTopK.java().name());
     }
 }

@@ -1,0 +1,98 @@
+/*
+ * hs_native.h: what the files of libheadsweep_native share: the per-thread context of the fused
+ * OV top-k (FactoredTopK.Kernel in C), the layouts of its packed operands, and the entry points of
+ * each part (dispatch.c, context.c, topk.c, stage1_avx512.c, stage2_avx512.c, stage2_bf16.c,
+ * jni_bridge.c).
+ *
+ * Arithmetic contract (checked bit for bit by NativeKernelTest and EngineMatchesReferenceTest
+ * against the Java kernels, which share it):
+ *   stage 1: A[j][t] = fma(M[j][d-1], E[t][d-1], ... fma(M[j][1], E[t][1], fma(M[j][0], E[t][0], +0)))
+ *            -- one fp32 FMA chain over c = 0..d-1 in order, starting from +0;
+ *   stage 2: logit[i][t] = fma(U[i][r-1], A[r-1][t], ... fma(U[i][0], A[0][t], beta[t]))
+ *            -- beta first, then one FMA chain over j = 0..r-1 in order.
+ * Compiled with -ffp-contract=off and without -ffast-math, so that only the explicit FMAs fuse.
+ */
+#ifndef HS_NATIVE_H
+#define HS_NATIVE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Tokens per tile; a multiple of HS_PACK. The Java side tiles the vocabulary the same way. */
+#define HS_TILE 512
+/* Tokens interleaved per block of the packed embedding (FactoredTopK.PACK). */
+#define HS_PACK 4
+/* fp32 lanes of an AVX-512 vector. */
+#define HS_L 16
+
+/* Which code path the library runs (dispatch.c). */
+enum hs_isa { HS_ISA_NONE = 0, HS_ISA_AVX512 = 1, HS_ISA_AVX512_BF16 = 2 };
+
+typedef struct hs_ctx {
+    /* shape of the current head */
+    int r;      /* head size (rows of M, columns of U) */
+    int rp;     /* r rounded up to HS_L: the row stride of the fp32 A tile and of the packed M */
+    int rh;     /* (r + 1) / 2: bf16 pairs per token */
+    int n;      /* keyword rows */
+    int nv;     /* vectors of HS_L rows: ceil(n / HS_L) */
+    int k;
+    int bf16;   /* stage 2 through the bf16 gate (stage2_bf16.c) */
+
+    /* M packed transposed: mt[c * rp + j] = M[j][c] (zero for j >= r); capacity in floats */
+    float *mt; size_t mt_cap;
+    /* U packed per vector of HS_L rows: ut[(v * r + j) * HS_L + l] = U[v*HS_L + l][j] (zero rows past n) */
+    float *ut; size_t ut_cap;
+    /* U in bf16 pairs: ub[(v * rh + p) * HS_L + l] = (bf16 U[row][2p] | bf16 U[row][2p+1] << 16) */
+    uint32_t *ub; size_t ub_cap;
+    /* per row, padded to nv * HS_L: cnu = c * ||u_i||, rnu = tiny * ||u_i|| (see stage2_bf16.c) */
+    float *cnu, *rnu; size_t rows_cap;
+
+    /* the current tile of A, token-major: at[q * rp + j] = A[j][t0 + q]; rows past len are zero */
+    float *at; size_t at_cap;
+    /* its bf16 pairs, ab[q * (rp / 2) + p] (p < rh), and per token the margin terms na (||a_t||) and tb */
+    uint32_t *ab; size_t ab_cap;
+    float *na, *tb;
+
+    /* top-k: row i's entries at i*k, best first; cnt[i] entries held; gate[i] (nv*HS_L, +inf past n) */
+    float *tv; int32_t *ti; int32_t *cnt; float *gate; size_t topk_cap, gate_cap;
+
+    /* counters for tests and benchmarks: (token, row) pairs re-scored in fp32 by the bf16 path */
+    int64_t rescored;
+} hs_ctx;
+
+/* dispatch.c */
+int hs_isa(void);
+const char *hs_isa_name(int isa);
+
+/* context.c (portable C) */
+hs_ctx *hs_ctx_new(void);
+void hs_ctx_free(hs_ctx *c);
+/* Binds a head's rows: packs U (fp32 and, with bf16, bf16 pairs and norms), resets the top-k. 0 on success. */
+int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16);
+/* Packs M (r x d) transposed into mt. 0 on success. */
+int hs_pack_m(hs_ctx *c, const float *M, int r, int d);
+/* Copies a token-major tile (src[q * ld + j]) into at, zeroing the rows past len up to a multiple of HS_PACK. */
+void hs_load_tile(hs_ctx *c, const float *src, int ld, int len);
+/* Copies at out to a token-major array (dst[q * ld + j], j < r). */
+void hs_store_tile(const hs_ctx *c, float *dst, int ld, int len);
+/* Writes the top-k of every row to ids/vals (row i at i*k). */
+void hs_finish(const hs_ctx *c, int32_t *ids, float *vals);
+
+/* topk.c (portable C): TopK.before and TopK.offer */
+int hs_before(float va, int32_t ia, float vb, int32_t ib);
+void hs_offer(hs_ctx *c, int row, int32_t id, float v);
+void hs_topk_reset(hs_ctx *c);
+
+/* stage1_avx512.c: at = A for tokens t0 .. t0+len (len rounded up to HS_PACK) from the packed E. */
+void hs_stage1_avx512(hs_ctx *c, const float *Ep, int d, int t0, int len);
+
+/* stage2_avx512.c: the exact fp32 logits of the tile, folded into the top-k. */
+void hs_stage2_avx512(hs_ctx *c, const float *beta, int t0, int len);
+
+/* stage2_bf16.c: the approximate bf16 logits, the margin gate, exact re-scoring of candidates. */
+void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, int len);
+void hs_stage2_bf16(hs_ctx *c, const float *beta, int t0, int len);
+/* The margin constants for head size r (stage2_bf16.c documents the bound). */
+void hs_margin_constants(int r, float *cc, float *c2, float *tiny);
+
+#endif

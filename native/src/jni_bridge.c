@@ -1,0 +1,134 @@
+/*
+ * jni_bridge.c: the JNI entry points of dev.headsweep.engine.cpu.NativeKernel. Java keeps the
+ * tiling loop (so that ATileSource and ATileSink stay Java interfaces); each call here works on
+ * one tile or one head's setup. Large arrays (the packed E, beta, tiles) are reached through
+ * GetPrimitiveArrayCritical, which does not copy them on HotSpot; nothing inside a critical
+ * region calls back into the JVM. A context pointer travels as a long, one per Java instance
+ * (one per thread).
+ *
+ * Checked by NativeKernelTest through the Java class.
+ */
+#include <jni.h>
+
+#include "hs_native.h"
+
+#define FN(name) Java_dev_headsweep_engine_cpu_NativeKernel_##name
+#define CTX(h) ((hs_ctx *) (intptr_t) (h))
+
+JNIEXPORT jint JNICALL FN(isa)(JNIEnv *env, jclass cls) {
+    (void) env; (void) cls;
+    return hs_isa();
+}
+
+JNIEXPORT jstring JNICALL FN(isaName)(JNIEnv *env, jclass cls) {
+    (void) cls;
+    return (*env)->NewStringUTF(env, hs_isa_name(hs_isa()));
+}
+
+JNIEXPORT jlong JNICALL FN(create)(JNIEnv *env, jclass cls) {
+    (void) env; (void) cls;
+    return (jlong) (intptr_t) hs_ctx_new();
+}
+
+JNIEXPORT void JNICALL FN(destroy)(JNIEnv *env, jclass cls, jlong h) {
+    (void) env; (void) cls;
+    hs_ctx_free(CTX(h));
+}
+
+JNIEXPORT jint JNICALL FN(begin)(JNIEnv *env, jclass cls, jlong h, jfloatArray U, jint n, jint r, jint k,
+                                 jboolean bf16) {
+    (void) cls;
+    float *u = (*env)->GetPrimitiveArrayCritical(env, U, NULL);
+    if (u == NULL) {
+        return -3;
+    }
+    int rc = hs_begin(CTX(h), u, n, r, k, bf16 && hs_isa() >= HS_ISA_AVX512_BF16);
+    (*env)->ReleasePrimitiveArrayCritical(env, U, u, JNI_ABORT);
+    return rc;
+}
+
+JNIEXPORT jint JNICALL FN(packM)(JNIEnv *env, jclass cls, jlong h, jfloatArray M, jint r, jint d) {
+    (void) cls;
+    float *m = (*env)->GetPrimitiveArrayCritical(env, M, NULL);
+    if (m == NULL) {
+        return -3;
+    }
+    int rc = hs_pack_m(CTX(h), m, r, d);
+    (*env)->ReleasePrimitiveArrayCritical(env, M, m, JNI_ABORT);
+    return rc;
+}
+
+/* Stage 1 of a tile; with out != null the tile is also copied there (out[q * ld + j]). */
+JNIEXPORT void JNICALL FN(stage1)(JNIEnv *env, jclass cls, jlong h, jfloatArray Ep, jint d, jint t0, jint len,
+                                  jfloatArray out, jint ld) {
+    (void) cls;
+    float *ep = (*env)->GetPrimitiveArrayCritical(env, Ep, NULL);
+    if (ep == NULL) {
+        return;
+    }
+    hs_stage1_avx512(CTX(h), ep, d, t0, len);
+    (*env)->ReleasePrimitiveArrayCritical(env, Ep, ep, JNI_ABORT);
+    if (out != NULL) {
+        float *o = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+        if (o == NULL) {
+            return;
+        }
+        hs_store_tile(CTX(h), o, ld, len);
+        (*env)->ReleasePrimitiveArrayCritical(env, out, o, 0);
+    }
+}
+
+JNIEXPORT void JNICALL FN(load)(JNIEnv *env, jclass cls, jlong h, jfloatArray in, jint ld, jint len) {
+    (void) cls;
+    float *a = (*env)->GetPrimitiveArrayCritical(env, in, NULL);
+    if (a == NULL) {
+        return;
+    }
+    hs_load_tile(CTX(h), a, ld, len);
+    (*env)->ReleasePrimitiveArrayCritical(env, in, a, JNI_ABORT);
+}
+
+JNIEXPORT void JNICALL FN(stage2)(JNIEnv *env, jclass cls, jlong h, jfloatArray beta, jint t0, jint len) {
+    (void) cls;
+    float *b = (*env)->GetPrimitiveArrayCritical(env, beta, NULL);
+    if (b == NULL) {
+        return;
+    }
+    hs_ctx *c = CTX(h);
+    if (c->bf16) {
+        hs_stage2_bf16(c, b, t0, len);
+    } else {
+        hs_stage2_avx512(c, b, t0, len);
+    }
+    (*env)->ReleasePrimitiveArrayCritical(env, beta, b, JNI_ABORT);
+}
+
+JNIEXPORT void JNICALL FN(finish)(JNIEnv *env, jclass cls, jlong h, jintArray ids, jfloatArray vals) {
+    (void) cls;
+    int32_t *i = (*env)->GetPrimitiveArrayCritical(env, ids, NULL);
+    if (i == NULL) {
+        return;
+    }
+    float *v = (*env)->GetPrimitiveArrayCritical(env, vals, NULL);
+    if (v != NULL) {
+        hs_finish(CTX(h), i, v);
+        (*env)->ReleasePrimitiveArrayCritical(env, vals, v, 0);
+    }
+    (*env)->ReleasePrimitiveArrayCritical(env, ids, i, 0);
+}
+
+JNIEXPORT jlong JNICALL FN(rescored)(JNIEnv *env, jclass cls, jlong h) {
+    (void) env; (void) cls;
+    return CTX(h)->rescored;
+}
+
+JNIEXPORT jfloatArray JNICALL FN(marginConstants)(JNIEnv *env, jclass cls, jint r) {
+    (void) cls;
+    float m[3];
+    hs_margin_constants(r, &m[0], &m[1], &m[2]);
+    jfloatArray out = (*env)->NewFloatArray(env, 3);
+    if (out != NULL) {
+        (*env)->SetFloatArrayRegion(env, out, 0, 3, m);
+    }
+    return out;
+}

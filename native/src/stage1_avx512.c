@@ -1,0 +1,73 @@
+/*
+ * stage1_avx512.c: stage 1 with AVX-512F, the tile of A = M E^T for tokens t0 .. t0+len, token-major
+ * (at[q * rp + j]). Register blocks of 4 tokens (one block of the packed E, Ep[(t0+b)*d + 4c + m])
+ * x up to 4 vectors of 16 values of j (M packed transposed, mt[c * rp + j]); each accumulator is
+ * one FMA chain over c = 0 .. d-1 in order from +0, the order of PlainKernel and VectorKernel:
+ * acc = fma(E[t][c], M[j][c], acc). The c loop can be split into blocks (accumulators go to the
+ * tile and back between blocks, which changes no bit); for d up to CB it is one block.
+ *
+ * Checked bit for bit against the Java kernels' A (NativeKernelTest: computeA and the sink tiles).
+ */
+#include "hs_native.h"
+#include "simd.h"
+
+/* c values per block. Measured (GPT-2 small, 2-core Zen 5): one block over all of d (the packed E
+ * streamed once, contiguously; mt from L2) 28.4 ms a head, CB = 256: 31.7 ms, CB = 128: 32.4 ms. */
+#define CB 4096
+
+#define DEF_K1(NV)                                                                               \
+    static HS_AVX512 void k1_##NV(const float *ep, int c0, int c1, const float *mt, int rp,      \
+                                  float *at, int first) {                                        \
+        __m512 acc[4][NV];                                                                       \
+        for (int m = 0; m < 4; m++) {                                                            \
+            for (int q = 0; q < NV; q++) {                                                       \
+                acc[m][q] = first ? _mm512_setzero_ps() : _mm512_load_ps(at + m * rp + q * HS_L); \
+            }                                                                                    \
+        }                                                                                        \
+        for (int cc = c0; cc < c1; cc++) {                                                       \
+            __m512 b[NV];                                                                        \
+            for (int q = 0; q < NV; q++) {                                                       \
+                b[q] = _mm512_load_ps(mt + (size_t) cc * rp + q * HS_L);                         \
+            }                                                                                    \
+            for (int m = 0; m < 4; m++) {                                                        \
+                __m512 x = _mm512_set1_ps(ep[4 * cc + m]);                                       \
+                for (int q = 0; q < NV; q++) {                                                   \
+                    acc[m][q] = _mm512_fmadd_ps(x, b[q], acc[m][q]);                             \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        for (int m = 0; m < 4; m++) {                                                            \
+            for (int q = 0; q < NV; q++) {                                                       \
+                _mm512_store_ps(at + m * rp + q * HS_L, acc[m][q]);                              \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEF_K1(1)
+DEF_K1(2)
+DEF_K1(3)
+DEF_K1(4)
+
+HS_AVX512 void hs_stage1_avx512(hs_ctx *c, const float *Ep, int d, int t0, int len) {
+    const int rp = c->rp;
+    const int nvr = rp / HS_L;
+    const int lenp = (len + HS_PACK - 1) / HS_PACK * HS_PACK;
+    for (int c0 = 0; c0 < d; c0 += CB) {
+        const int c1 = c0 + CB < d ? c0 + CB : d;
+        const int first = c0 == 0;
+        for (int b = 0; b < lenp; b += HS_PACK) {
+            const float *ep = Ep + (size_t) (t0 + b) * d;
+            float *at = c->at + (size_t) b * rp;
+            for (int v0 = 0; v0 < nvr; v0 += 4) {
+                const float *mt = c->mt + v0 * HS_L;
+                float *a = at + v0 * HS_L;
+                switch (nvr - v0 >= 4 ? 4 : nvr - v0) {
+                case 4: k1_4(ep, c0, c1, mt, rp, a, first); break;
+                case 3: k1_3(ep, c0, c1, mt, rp, a, first); break;
+                case 2: k1_2(ep, c0, c1, mt, rp, a, first); break;
+                default: k1_1(ep, c0, c1, mt, rp, a, first); break;
+                }
+            }
+        }
+    }
+}
