@@ -24,8 +24,12 @@ fi
 ./headsweep --version >/dev/null            # builds the jar when needed
 tmp="${TMPDIR:-/tmp}"
 model="$tmp/headsweep-bench-gpt2-small"      # shared with cpu-sweep.sh
-if [ ! -f "$model/model.safetensors" ]; then
+# planted-v2: made with independent random streams per chunk (earlier ones repeat wte rows); an
+# older checkpoint in the folder is made again
+if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/.planted-v2" ]; then
+  rm -rf "$model"
   ./headsweep demo --dir "$model" --keep -q >/dev/null
+  touch "$model/.planted-v2"
 fi
 work="$tmp/headsweep-bench-compare"
 cache="$tmp/headsweep-bench-cache"

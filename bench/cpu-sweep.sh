@@ -19,8 +19,12 @@ cd "$(dirname "$0")/.."
 runs="${1:-3}"
 ./headsweep --version >/dev/null            # builds the jar when needed
 model="${TMPDIR:-/tmp}/headsweep-bench-gpt2-small"
-if [ ! -f "$model/model.safetensors" ]; then
+# planted-v2: made with independent random streams per chunk (earlier ones repeat wte rows); an
+# older checkpoint in the folder is made again
+if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/.planted-v2" ]; then
+  rm -rf "$model"
   ./headsweep demo --dir "$model" --keep -q >/dev/null
+  touch "$model/.planted-v2"
 fi
 mkdir -p bench/results
 csv=bench/results/cpu-sweep.csv
