@@ -97,11 +97,23 @@ public class ExportTask {
     static List<String[]> withoutTwins(List<String[]> words, float[] wte, Gpt2Tokenizer tok) {
         int vocab = tok.vocabSize();
         int d = wte.length / vocab;
-        Map<java.nio.FloatBuffer, Integer> count = new java.util.HashMap<>();
-        java.nio.FloatBuffer[] rows = new java.nio.FloatBuffer[vocab];
+        // rows by a hash of their bits (FloatBuffer.hashCode truncates each value to an int, so rows of
+        // small values all collide), then exact comparison within a bucket
+        Map<Integer, List<Integer>> buckets = new java.util.HashMap<>();
+        boolean[] hasTwin = new boolean[vocab];
         for (int t = 0; t < vocab; t++) {
-            rows[t] = java.nio.FloatBuffer.wrap(wte, t * d, d).slice();
-            count.merge(rows[t], 1, Integer::sum);
+            int h = 1;
+            for (int c = 0; c < d; c++) {
+                h = 31 * h + Float.floatToIntBits(wte[t * d + c]);
+            }
+            List<Integer> same = buckets.computeIfAbsent(h, x -> new ArrayList<>());
+            for (int o : same) {
+                if (java.util.Arrays.equals(wte, t * d, t * d + d, wte, o * d, o * d + d)) {
+                    hasTwin[t] = true;
+                    hasTwin[o] = true;
+                }
+            }
+            same.add(t);
         }
         List<String[]> out = new ArrayList<>();
         int dropped = 0;
@@ -109,7 +121,7 @@ public class ExportTask {
             boolean twin = false;
             for (String form : new String[] {w[1], " " + w[1]}) {
                 var id = tok.singleToken(form);
-                if (id.isPresent() && count.get(rows[id.getAsInt()]) > 1) {
+                if (id.isPresent() && hasTwin[id.getAsInt()]) {
                     twin = true;
                 }
             }
