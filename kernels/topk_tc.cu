@@ -5,7 +5,7 @@
 // same hs_topk_merge finishes split vocabularies. The ids AND values it writes are those of the fp32
 // formula above, bit for bit: the tensor cores only decide which tokens are worth scoring exactly.
 //
-// How (DESIGN.md section 2, "approximate, then re-score"):
+// How (DESIGN.md section 2, "Exact at lower precision"):
 //   1. hs_tc_prep, once per batch of heads: A (fp32, [nb·64][ldA]) → Abf, a bf16 copy, token-major,
 //      each token's 64 values permuted so that one lane's eight mma B-fragment words are 32
 //      contiguous bytes (word q·8+m of a token holds the pair j = 2q+8m, 2q+8m+1); per token
