@@ -1,13 +1,12 @@
 package dev.headsweep.cli;
 
 import dev.headsweep.engine.cpu.AhCache;
-import java.util.function.Supplier;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
  * {@code --cache [DIR]}: the CPU backend's A_h cache ({@link AhCache}), off unless given. The
- * commands that sweep run their work inside {@link #around}, which names the folder to the backend
- * through the system property {@value AhCache#PROPERTY} for the duration of the run.
+ * commands that sweep hand {@link #cache} to {@link SweepOptions#run(java.util.List, AhCache)}.
  */
 final class CacheOption {
     @Option(names = "--cache", arity = "0..1", fallbackValue = "", paramLabel = "DIR",
@@ -17,28 +16,11 @@ final class CacheOption {
                     + "(write --cache=DIR when a head or another argument follows).")
     String dir;
 
-    /** Runs {@code body} with the cache named to the backend (if {@code --cache} was given). */
-    <T> T around(boolean quiet, Supplier<T> body) {
+    /** The cache {@code --cache} names, or null when it was not given; {@code quiet} drops the hit lines. */
+    AhCache cache(boolean quiet) {
         if (dir == null) {
-            return body.get();
+            return null;
         }
-        String oldDir = System.getProperty(AhCache.PROPERTY);
-        String oldQuiet = System.getProperty(AhCache.QUIET_PROPERTY);
-        System.setProperty(AhCache.PROPERTY, dir);
-        System.setProperty(AhCache.QUIET_PROPERTY, Boolean.toString(quiet));
-        try {
-            return body.get();
-        } finally {
-            restore(AhCache.PROPERTY, oldDir);
-            restore(AhCache.QUIET_PROPERTY, oldQuiet);
-        }
-    }
-
-    private static void restore(String key, String value) {
-        if (value == null) {
-            System.clearProperty(key);
-        } else {
-            System.setProperty(key, value);
-        }
+        return new AhCache(dir.isBlank() ? AhCache.defaultDir() : Path.of(dir), System.err::println, !quiet);
     }
 }

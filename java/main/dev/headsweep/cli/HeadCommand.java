@@ -31,7 +31,7 @@ final class HeadCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         HeadId id = HeadId.parse(head);
-        SweepResult r = cache.around(options.quiet, () -> options.run(List.of(id)));
+        SweepResult r = options.run(List.of(id), cache.cache(options.quiet));
         Output.emit(HeadReport.text(r, id), out);
         return 0;
     }

@@ -43,7 +43,7 @@ final class SweepCommand implements Callable<Integer> {
         if (Double.isNaN(min)) {
             throw new HeadSweepException("--min must be a number of percent");
         }
-        SweepResult r = cache.around(options.quiet, () -> options.run(null));
+        SweepResult r = options.run(null, cache.cache(options.quiet));
         String text = switch (format) {
             case table -> ScoreReport.table(r, min);
             case csv -> ScoreReport.csv(r);

@@ -6,6 +6,7 @@ import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.Progress;
 import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.Backends;
+import dev.headsweep.engine.cpu.AhCache;
 import dev.headsweep.engine.cpu.JitWarmUp;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.score.Sweep;
@@ -62,11 +63,16 @@ final class SweepOptions {
         }
     }
 
-    /** Loads, sweeps and reports the time each stage took on stderr (unless quiet). */
+    /** Loads, sweeps and reports the time each stage took on stderr (unless quiet); no A_h cache. */
     SweepResult run(List<HeadId> heads) {
+        return run(heads, null);
+    }
+
+    /** As {@link #run(List)}, the CPU backend with the A_h cache {@code cache} (null: none). */
+    SweepResult run(List<HeadId> heads, AhCache cache) {
         validate();
         Task t = HeadSweep.task(task);
-        Backends.Choice choice = Backends.select(device, threads);   // before loading: a bad --device fails fast
+        Backends.Choice choice = Backends.select(device, threads, cache);   // before loading: a bad --device fails fast
         try (Backend backend = choice.backend()) {
             JitWarmUp.startInBackground();
             Progress progress = ProgressBar.forTerminal(quiet);

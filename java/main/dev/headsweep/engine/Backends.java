@@ -1,6 +1,7 @@
 package dev.headsweep.engine;
 
 import dev.headsweep.HeadSweepException;
+import dev.headsweep.engine.cpu.AhCache;
 import dev.headsweep.engine.cpu.CpuBackend;
 import dev.headsweep.engine.cpu.FactoredTopK;
 import dev.headsweep.engine.cuda.CudaBackend;
@@ -30,13 +31,21 @@ public final class Backends {
     }
 
     public static Choice select(String device, Integer threads) {
+        return select(device, threads, AhCache.fromSystemProperties().orElse(null));
+    }
+
+    /**
+     * As {@link #select(String, Integer)}, with the CPU backend's {@code A_h} cache given
+     * ({@code null}: none); the GPU backend keeps its own on the device.
+     */
+    public static Choice select(String device, Integer threads, AhCache cache) {
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
         if (threads != null && threads < 1) {
             throw new HeadSweepException("--threads must be at least 1, got " + threads);
         }
         switch (d) {
             case "cpu" -> {
-                Backend cpu = cpu(threads);
+                Backend cpu = cpu(threads, cache);
                 return new Choice(cpu, "device: " + cpu.describe());
             }
             case "cuda", "gpu" -> {
@@ -46,7 +55,7 @@ public final class Backends {
             case "auto" -> {
                 CudaSupport.Opened o = CudaSupport.open();
                 if (o.device() == null) {
-                    Backend cpu = cpu(threads);
+                    Backend cpu = cpu(threads, cache);
                     return new Choice(cpu, "device: " + cpu.describe() + " (auto; no GPU: " + o.whyNot() + ")");
                 }
                 CudaBackend cuda = new CudaBackend(o.device());
@@ -60,7 +69,7 @@ public final class Backends {
                     return new Choice(cuda, "device: " + cuda.describe() + " (auto)");
                 }
                 cuda.close();
-                Backend cpu = cpu(threads);
+                Backend cpu = cpu(threads, cache);
                 return new Choice(cpu, "device: " + cpu.describe() + " (auto; the GPU failed its self-check: "
                         + failed + ")");
             }
@@ -68,8 +77,9 @@ public final class Backends {
         }
     }
 
-    private static Backend cpu(Integer threads) {
-        return threads == null ? new CpuBackend() : new CpuBackend(threads);
+    private static Backend cpu(Integer threads, AhCache cache) {
+        int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        return new CpuBackend(n, FactoredTopK::new, cache);
     }
 
     /**

@@ -106,7 +106,8 @@ class CliTest {
         try (var files = Files.list(cache)) {
             assertEquals(1, files.count());
         }
-        assertEquals(null, System.getProperty(dev.headsweep.engine.cpu.AhCache.PROPERTY), "the property is restored");
+        assertEquals(null, System.getProperty(dev.headsweep.engine.cpu.AhCache.PROPERTY),
+                "the CLI hands the cache to the backend, not through a system property");
     }
 
     @Test
