@@ -146,6 +146,103 @@ __device__ __forceinline__ int hs_tc_insert(float* LV, int* LI, int f, int k, fl
     return f;
 }
 
+// ---- pieces shared by v1 and v2 (one warp, 64 rows, 32 tokens a step) ----
+
+// This lane's bf16 U fragments: [m-tile][k-step][register], rows row0 + 16·mi + gq (+8); rows at or
+// past n are zeros.
+__device__ __forceinline__ void hs_tc_u_fragments(unsigned af[4][4][4], const float* Ug, int row0, int n, int gq,
+                                                  int q) {
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++) {
+        int ra = row0 + mi * 16 + gq;
+        int rb = ra + 8;
+        const float* ua = Ug + (long)ra * TC_HS;
+        const float* ub = Ug + (long)rb * TC_HS;
+#pragma unroll
+        for (int s = 0; s < 4; s++) {
+            int c = 16 * s + 2 * q;
+            af[mi][s][0] = ra < n ? hs_pack_bf16x2(ua[c], ua[c + 1]) : 0u;
+            af[mi][s][1] = rb < n ? hs_pack_bf16x2(ub[c], ub[c + 1]) : 0u;
+            af[mi][s][2] = ra < n ? hs_pack_bf16x2(ua[c + 8], ua[c + 9]) : 0u;
+            af[mi][s][3] = rb < n ? hs_pack_bf16x2(ub[c + 8], ub[c + 9]) : 0u;
+        }
+    }
+}
+
+// The approximate logits (without beta) of the warp's 64 rows and tokens t0 .. t0+31: 64 mma.
+__device__ __forceinline__ void hs_tc_tile(float acc[4][4][4], const unsigned af[4][4][4], const unsigned* Bg,
+                                           int t0, int gq, int q) {
+    unsigned b[4][8];
+#pragma unroll
+    for (int ni = 0; ni < 4; ni++) {
+        const uint4* p = reinterpret_cast<const uint4*>(Bg + (long)(t0 + ni * 8 + gq) * 32 + q * 8);
+        uint4 x = __ldg(p);
+        uint4 y = __ldg(p + 1);
+        b[ni][0] = x.x; b[ni][1] = x.y; b[ni][2] = x.z; b[ni][3] = x.w;
+        b[ni][4] = y.x; b[ni][5] = y.y; b[ni][6] = y.z; b[ni][7] = y.w;
+    }
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc[mi][ni][c] = 0.f;
+#pragma unroll
+    for (int s = 0; s < 4; s++)
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++)
+                hs_mma_bf16_16816(acc[mi][ni], af[mi][s], b[ni][2 * s], b[ni][2 * s + 1], acc[mi][ni]);
+}
+
+// Coarse test, with the tile's largest margin and beta (tm) for every token: bit i set when this
+// lane's row i (row 16·(i/2) + 8·(i%2) + gq) is live and may have a candidate in the tile.
+__device__ __forceinline__ unsigned hs_tc_coarse(const float acc[4][4][4], const float gt[8], const float cu[8],
+                                                 const bool live[8], float2 tm) {
+    unsigned flags = 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float thr = gt[i] - fmaf(cu[i], tm.x, tm.y);  // NaN while the row is not full: passes
+        bool f = false;
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+            f |= !(acc[i >> 1][ni][(i & 1) * 2] <= thr);
+            f |= !(acc[i >> 1][ni][(i & 1) * 2 + 1] <= thr);
+        }
+        if (f && live[i]) flags |= 1u << i;
+    }
+    return flags;
+}
+
+// Fine test per token of the flagged rows; the survivors go to their row's candidate list
+// (candN[row], candT[row][slot]: the warp's own).
+__device__ __forceinline__ void hs_tc_fine(const float acc[4][4][4], unsigned flags, const float gt[8],
+                                           const float cu[8], const float2* tokg, int t0, int tEnd, int gq, int q,
+                                           int* candN, int (*candT)[TC_TILE]) {
+#pragma unroll
+    for (int ni = 0; ni < 4; ni++) {
+        int t = t0 + ni * 8 + 2 * q;
+        float2 k0 = __ldg(tokg + t);
+        float2 k1 = __ldg(tokg + t + 1);
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            if (!(flags >> i & 1u)) continue;
+            int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
+            float v0 = acc[i >> 1][ni][(i & 1) * 2];
+            float v1 = acc[i >> 1][ni][(i & 1) * 2 + 1];
+            if (t < tEnd && !(v0 + fmaf(cu[i], k0.x, k0.y) <= gt[i])) {
+                int s = atomicAdd(&candN[rr], 1);
+                candT[rr][s] = t;
+            }
+            if (t + 1 < tEnd && !(v1 + fmaf(cu[i], k1.x, k1.y) <= gt[i])) {
+                int s = atomicAdd(&candN[rr], 1);
+                candT[rr][s] = t + 1;
+            }
+        }
+    }
+}
+
 // Abf/tok/tmax from hs_tc_prep; A: the fp32 A ([nb·64][ldA]); beta: [V]; U: [nb][n][64];
 // out: [nb][n][splits][k] as hs_ov_topk. splitLen a multiple of 32.
 // grid (ceil(n/256), splits, nb), block 128.
@@ -190,23 +287,8 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
     }
     __syncwarp();
 
-    // This lane's U fragments: [m-tile][k-step][register], rows row0 + 16·mi + gq (+8).
     unsigned af[4][4][4];
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++) {
-        int ra = row0 + mi * 16 + gq;
-        int rb = ra + 8;
-        const float* ua = Ug + (long)ra * TC_HS;
-        const float* ub = Ug + (long)rb * TC_HS;
-#pragma unroll
-        for (int s = 0; s < 4; s++) {
-            int c = 16 * s + 2 * q;
-            af[mi][s][0] = ra < n ? hs_pack_bf16x2(ua[c], ua[c + 1]) : 0u;
-            af[mi][s][1] = rb < n ? hs_pack_bf16x2(ub[c], ub[c + 1]) : 0u;
-            af[mi][s][2] = ra < n ? hs_pack_bf16x2(ua[c + 8], ua[c + 9]) : 0u;
-            af[mi][s][3] = rb < n ? hs_pack_bf16x2(ub[c + 8], ub[c + 9]) : 0u;
-        }
-    }
+    hs_tc_u_fragments(af, Ug, row0, n, gq, q);
     // Per row of this lane (index mi·2 + h: row 16·mi + 8·h + gq): C·‖u‖ and the gate.
     float cu[8], gt[8];
     bool live[8];
@@ -222,68 +304,14 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
     const int tEnd = min(V, tBegin + splitLen);
     for (int t0 = tBegin; t0 < tEnd; t0 += TC_TILE) {
         float acc[4][4][4];
-        unsigned b[4][8];
-#pragma unroll
-        for (int ni = 0; ni < 4; ni++) {
-            const uint4* p = reinterpret_cast<const uint4*>(Bg + (long)(t0 + ni * 8 + gq) * 32 + q * 8);
-            uint4 x = __ldg(p);
-            uint4 y = __ldg(p + 1);
-            b[ni][0] = x.x; b[ni][1] = x.y; b[ni][2] = x.z; b[ni][3] = x.w;
-            b[ni][4] = y.x; b[ni][5] = y.y; b[ni][6] = y.z; b[ni][7] = y.w;
-        }
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc[mi][ni][c] = 0.f;
-#pragma unroll
-        for (int s = 0; s < 4; s++)
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 4; ni++)
-                    hs_mma_bf16_16816(acc[mi][ni], af[mi][s], b[ni][2 * s], b[ni][2 * s + 1], acc[mi][ni]);
+        hs_tc_tile(acc, af, Bg, t0, gq, q);
 
-        // Coarse test: the tile's largest margin and beta for every token of the row.
-        float2 tm = __ldg(tmaxg + t0 / TC_TILE);
-        unsigned flags = 0;
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            float thr = gt[i] - fmaf(cu[i], tm.x, tm.y);  // NaN while the row is not full: passes
-            bool f = false;
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                f |= !(acc[i >> 1][ni][(i & 1) * 2] <= thr);
-                f |= !(acc[i >> 1][ni][(i & 1) * 2 + 1] <= thr);
-            }
-            if (f && live[i]) flags |= 1u << i;
-        }
+        // Coarse test, then the fine one for the flagged rows
+        unsigned flags = hs_tc_coarse(acc, gt, cu, live, __ldg(tmaxg + t0 / TC_TILE));
         if (!__any_sync(0xffffffffu, flags != 0)) continue;
 
-        // Fine test per token, and the survivors into their rows' candidate lists.
         if (flags) {
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                int t = t0 + ni * 8 + 2 * q;
-                float2 k0 = __ldg(tokg + t);
-                float2 k1 = __ldg(tokg + t + 1);
-#pragma unroll
-                for (int i = 0; i < 8; i++) {
-                    if (!(flags >> i & 1u)) continue;
-                    int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
-                    float v0 = acc[i >> 1][ni][(i & 1) * 2];
-                    float v1 = acc[i >> 1][ni][(i & 1) * 2 + 1];
-                    if (t < tEnd && !(v0 + fmaf(cu[i], k0.x, k0.y) <= gt[i])) {
-                        int s = atomicAdd(&candN[warp][rr], 1);
-                        candT[warp][rr][s] = t;
-                    }
-                    if (t + 1 < tEnd && !(v1 + fmaf(cu[i], k1.x, k1.y) <= gt[i])) {
-                        int s = atomicAdd(&candN[warp][rr], 1);
-                        candT[warp][rr][s] = t + 1;
-                    }
-                }
-            }
+            hs_tc_fine(acc, flags, gt, cu, tokg, t0, tEnd, gq, q, candN[warp], candT[warp]);
         }
         __syncwarp();
 
@@ -383,21 +411,7 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
     }
 
     unsigned af[4][4][4];
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++) {
-        int ra = row0 + mi * 16 + gq;
-        int rb = ra + 8;
-        const float* ua = Ug + (long)ra * TC_HS;
-        const float* ub = Ug + (long)rb * TC_HS;
-#pragma unroll
-        for (int s = 0; s < 4; s++) {
-            int c = 16 * s + 2 * q;
-            af[mi][s][0] = ra < n ? hs_pack_bf16x2(ua[c], ua[c + 1]) : 0u;
-            af[mi][s][1] = rb < n ? hs_pack_bf16x2(ub[c], ub[c + 1]) : 0u;
-            af[mi][s][2] = ra < n ? hs_pack_bf16x2(ua[c + 8], ua[c + 9]) : 0u;
-            af[mi][s][3] = rb < n ? hs_pack_bf16x2(ub[c + 8], ub[c + 9]) : 0u;
-        }
-    }
+    hs_tc_u_fragments(af, Ug, row0, n, gq, q);
     // C·‖u‖ of this lane's mma rows (row 16·mi + 8·h + gq), from the owners' values
     float cu[8], gt[8];
     bool live[8];
@@ -416,66 +430,14 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
     const int tEnd = min(V, tBegin + splitLen);
     for (int t0 = tBegin; t0 < tEnd; t0 += TC_TILE) {
         float acc[4][4][4];
-        unsigned b[4][8];
-#pragma unroll
-        for (int ni = 0; ni < 4; ni++) {
-            const uint4* p = reinterpret_cast<const uint4*>(Bg + (long)(t0 + ni * 8 + gq) * 32 + q * 8);
-            uint4 x = __ldg(p);
-            uint4 y = __ldg(p + 1);
-            b[ni][0] = x.x; b[ni][1] = x.y; b[ni][2] = x.z; b[ni][3] = x.w;
-            b[ni][4] = y.x; b[ni][5] = y.y; b[ni][6] = y.z; b[ni][7] = y.w;
-        }
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc[mi][ni][c] = 0.f;
-#pragma unroll
-        for (int s = 0; s < 4; s++)
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 4; ni++)
-                    hs_mma_bf16_16816(acc[mi][ni], af[mi][s], b[ni][2 * s], b[ni][2 * s + 1], acc[mi][ni]);
+        hs_tc_tile(acc, af, Bg, t0, gq, q);
 
-        float2 tm = __ldg(tmaxg + t0 / TC_TILE);
-        unsigned flags = 0;
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            float thr = gt[i] - fmaf(cu[i], tm.x, tm.y);
-            bool f = false;
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                f |= !(acc[i >> 1][ni][(i & 1) * 2] <= thr);
-                f |= !(acc[i >> 1][ni][(i & 1) * 2 + 1] <= thr);
-            }
-            if (f && live[i]) flags |= 1u << i;
-        }
+        // Coarse test, then the fine one for the flagged rows
+        unsigned flags = hs_tc_coarse(acc, gt, cu, live, __ldg(tmaxg + t0 / TC_TILE));
         if (!__any_sync(0xffffffffu, flags != 0)) continue;
 
         if (flags) {
-#pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                int t = t0 + ni * 8 + 2 * q;
-                float2 k0 = __ldg(tokg + t);
-                float2 k1 = __ldg(tokg + t + 1);
-#pragma unroll
-                for (int i = 0; i < 8; i++) {
-                    if (!(flags >> i & 1u)) continue;
-                    int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
-                    float v0 = acc[i >> 1][ni][(i & 1) * 2];
-                    float v1 = acc[i >> 1][ni][(i & 1) * 2 + 1];
-                    if (t < tEnd && !(v0 + fmaf(cu[i], k0.x, k0.y) <= gt[i])) {
-                        int s = atomicAdd(&candN[warp][rr], 1);
-                        candT[warp][rr][s] = t;
-                    }
-                    if (t + 1 < tEnd && !(v1 + fmaf(cu[i], k1.x, k1.y) <= gt[i])) {
-                        int s = atomicAdd(&candN[warp][rr], 1);
-                        candT[warp][rr][s] = t + 1;
-                    }
-                }
-            }
+            hs_tc_fine(acc, flags, gt, cu, tokg, t0, tEnd, gq, q, candN[warp], candT[warp]);
         }
         __syncwarp();
 
