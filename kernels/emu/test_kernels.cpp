@@ -7,6 +7,8 @@
 #include "../ov.cu"
 #include "../topk.cu"
 
+#include "reference.h"
+
 #include <cstdio>
 #include <numeric>
 #include <random>
@@ -16,16 +18,6 @@ static int passed = 0, failed = 0;
 static void check(bool ok, const std::string& what) {
     if (ok) passed++; else failed++;
     if (!ok) std::printf("FAIL %s\n", what.c_str());
-}
-static bool same(float a, float b) {
-    return (a != a && b != b) || std::memcmp(&a, &b, 4) == 0;
-}
-static bool hostBefore(float va, int ia, float vb, int ib) {
-    if (va > vb) return true;
-    if (va < vb) return false;
-    bool na = va != va, nb = vb != vb;
-    if (na != nb) return nb;
-    return ia < ib;
 }
 
 // ---------- top-k ----------
@@ -61,29 +53,8 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
         resV = ov.data();
         resI = oi.data();
     }
-    bool ok = true;
-    std::string why;
-    for (int g = 0; g < nb && ok; g++)
-        for (int i = 0; i < n && ok; i++) {
-            std::vector<float> lg(V);
-            for (int t = 0; t < V; t++) {
-                float acc = beta[t];
-                for (int j = 0; j < hs; j++)
-                    acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
-                lg[t] = acc;
-            }
-            std::vector<int> ord(V);
-            std::iota(ord.begin(), ord.end(), 0);
-            std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) { return hostBefore(lg[a], a, lg[b], b); });
-            for (int q = 0; q < k && ok; q++) {
-                size_t at = ((size_t)g * n + i) * k + q;
-                if (resI[at] != ord[q] || !same(resV[at], lg[ord[q]])) {
-                    ok = false;
-                    why = " head " + std::to_string(g) + " row " + std::to_string(i) + " rank " + std::to_string(q)
-                        + ": got " + std::to_string(resI[at]) + " want " + std::to_string(ord[q]);
-                }
-            }
-        }
+    std::string why = topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    bool ok = why.empty();
     check(ok, "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)
                   + " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splits=" + std::to_string(splits)
                   + " special=" + std::to_string(special) + why);

@@ -6,6 +6,8 @@
 #include "../topk.cu"
 #include "../topk_tc.cu"
 
+#include "reference.h"
+
 #include <cstdio>
 #include <numeric>
 #include <random>
@@ -15,16 +17,6 @@ static int passed = 0, failed = 0;
 static void check(bool ok, const std::string& what) {
     if (ok) passed++; else failed++;
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-}
-static bool same(float a, float b) {
-    return (a != a && b != b) || std::memcmp(&a, &b, 4) == 0;
-}
-static bool hostBefore(float va, int ia, float vb, int ib) {
-    if (va > vb) return true;
-    if (va < vb) return false;
-    bool na = va != va, nb = vb != vb;
-    if (na != nb) return nb;
-    return ia < ib;
 }
 
 enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
@@ -88,30 +80,8 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
         resV = ov.data();
         resI = oi.data();
     }
-    bool ok = true;
-    std::string why;
-    for (int g = 0; g < nb && ok; g++)
-        for (int i = 0; i < n && ok; i++) {
-            std::vector<float> lg(V);
-            for (int t = 0; t < V; t++) {
-                float acc = beta[t];
-                for (int j = 0; j < hs; j++)
-                    acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
-                lg[t] = acc;
-            }
-            std::vector<int> ord(V);
-            std::iota(ord.begin(), ord.end(), 0);
-            std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) { return hostBefore(lg[a], a, lg[b], b); });
-            for (int qq = 0; qq < k && ok; qq++) {
-                size_t at = ((size_t)g * n + i) * k + qq;
-                if (resI[at] != ord[qq] || !same(resV[at], lg[ord[qq]])) {
-                    ok = false;
-                    why = " head " + std::to_string(g) + " row " + std::to_string(i) + " place " +
-                          std::to_string(qq) + ": got " + std::to_string(resI[at]) + "=" + std::to_string(resV[at]) +
-                          ", want " + std::to_string(ord[qq]) + "=" + std::to_string(lg[ord[qq]]);
-                }
-            }
-        }
+    std::string why = topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    bool ok = why.empty();
     const char* names[] = {"gauss", "ints", "special", "near-ties"};
     check(ok, std::string(version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
                   " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
