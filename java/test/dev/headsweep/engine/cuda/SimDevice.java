@@ -99,8 +99,20 @@ final class SimDevice implements Device {
         return u >>> 16;
     }
 
-    /** The fp32 top-k of topk.cu and topk_tc.cu: beta first, fma over j in order, per split. */
+    /** A[j][t] of head g, wherever a kernel reads it from. */
+    private interface AEntry {
+        float at(int g, int j, int t);
+    }
+
+    /** The fp32 top-k of topk.cu and topk_tc.cu, A j-major with leading dimension ldA. */
     private static void exactTopK(P A, int ldA, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
+            int heads, P ov, P oi) {
+        exactTopK((g, j, t) -> A.f(((long) g * hs + j) * ldA + t), beta, U, n, hs, V, k, splitLen, splits, heads, ov,
+                oi);
+    }
+
+    /** The fp32 top-k of topk.cu and topk_tc.cu: beta first, fma over j in order, per split. */
+    private static void exactTopK(AEntry A, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
             int heads, P ov, P oi) {
         for (int g = 0; g < heads; g++) {
             for (int row = 0; row < n; row++) {
@@ -111,7 +123,7 @@ final class SimDevice implements Device {
                     for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
                         float acc = beta.f(t);
                         for (int j = 0; j < hs; j++) {
-                            acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.f(((long) g * hs + j) * ldA + t), acc);
+                            acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.at(g, j, t), acc);
                         }
                         top.offer(0, t, acc);
                     }
@@ -499,28 +511,9 @@ final class SimDevice implements Device {
                 abf.i((long) gz * vpad * 32 - 1);
                 tok.f((long) gz * vpad * 2 - 1);
                 tmax.f((long) gz * (vpad / 32) * 2 - 1);
-                // the exact values from the token-major copy: A[j][t] = at[t·64 + j], ldA = 1 by token
-                for (int g = 0; g < gz; g++) {
-                    for (int row = 0; row < n; row++) {
-                        for (int s = 0; s < splits; s++) {
-                            int[] ids = new int[k];
-                            float[] vals = new float[k];
-                            TopK top = new TopK(1, k, ids, vals);
-                            for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
-                                float acc = beta.f(t);
-                                for (int j = 0; j < 64; j++) {
-                                    acc = Math.fma(U.f(((long) g * n + row) * 64 + j), at.f(((long) g * vpad + t) * 64 + j), acc);
-                                }
-                                top.offer(0, t, acc);
-                            }
-                            long base = (((long) g * n + row) * splits + s) * k;
-                            for (int q = 0; q < k; q++) {
-                                oi.i(base + q, ids[q]);
-                                ov.f(base + q, vals[q]);
-                            }
-                        }
-                    }
-                }
+                // the exact values from the token-major copy: A[j][t] = at[t·64 + j]
+                exactTopK((g, j, t) -> at.f(((long) g * vpad + t) * 64 + j), beta, U, n, 64, V, k, splitLen, splits, gz,
+                        ov, oi);
             }
             case "hs_ov_topk_tc" -> {
                 P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), A = p(a[4], Type.F32),
