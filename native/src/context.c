@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
+void *hs_grow(void *p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap && p != NULL) {
         return p;
     }
@@ -29,8 +29,8 @@ hs_ctx *hs_ctx_new(void) {
         return NULL;
     }
     size_t cap = 0;
-    c->na = grow(NULL, &cap, HS_TILE, sizeof(float));
-    c->tb = grow(NULL, &cap, HS_TILE, sizeof(float));
+    c->na = hs_grow(NULL, &cap, HS_TILE, sizeof(float));
+    c->tb = hs_grow(NULL, &cap, HS_TILE, sizeof(float));
     if (c->na == NULL || c->tb == NULL) {
         hs_ctx_free(c);
         return NULL;
@@ -81,13 +81,13 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
     c->k = k;
     c->bf16 = bf16;
     c->rescored = 0;
-    c->at = grow(c->at, &c->at_cap, (size_t) HS_TILE * c->rp, sizeof(float));
-    c->ab = grow(c->ab, &c->ab_cap, (size_t) HS_TILE * (c->rp / 2), sizeof(uint32_t));
+    c->at = hs_grow(c->at, &c->at_cap, (size_t) HS_TILE * c->rp, sizeof(float));
+    c->ab = hs_grow(c->ab, &c->ab_cap, (size_t) HS_TILE * (c->rp / 2), sizeof(uint32_t));
     if (c->at == NULL || c->ab == NULL) {
         return -2;
     }
     size_t rows = (size_t) c->nv * HS_L;
-    c->ut = grow(c->ut, &c->ut_cap, rows * (size_t) r, sizeof(float));
+    c->ut = hs_grow(c->ut, &c->ut_cap, rows * (size_t) r, sizeof(float));
     if (c->ut == NULL) {
         return -2;
     }
@@ -101,10 +101,10 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
         }
     }
     if (bf16) {
-        c->ub = grow(c->ub, &c->ub_cap, rows * (size_t) c->rh, sizeof(uint32_t));
+        c->ub = hs_grow(c->ub, &c->ub_cap, rows * (size_t) c->rh, sizeof(uint32_t));
         size_t cap1 = c->rows_cap, cap2 = c->rows_cap;
-        c->cnu = grow(c->cnu, &cap1, rows, sizeof(float));
-        c->rnu = grow(c->rnu, &cap2, rows, sizeof(float));
+        c->cnu = hs_grow(c->cnu, &cap1, rows, sizeof(float));
+        c->rnu = hs_grow(c->rnu, &cap2, rows, sizeof(float));
         c->rows_cap = cap1 < cap2 ? cap1 : cap2;
         if (c->ub == NULL || c->cnu == NULL || c->rnu == NULL) {
             return -2;
@@ -150,7 +150,7 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
 
 int hs_pack_m(hs_ctx *c, const float *M, int r, int d) {
     int rp = (r + HS_L - 1) / HS_L * HS_L;
-    c->mt = grow(c->mt, &c->mt_cap, (size_t) rp * d, sizeof(float));
+    c->mt = hs_grow(c->mt, &c->mt_cap, (size_t) rp * d, sizeof(float));
     if (c->mt == NULL) {
         return -2;
     }

@@ -65,6 +65,9 @@ int hs_isa(void);
 const char *hs_isa_name(int isa);
 
 /* context.c (portable C) */
+/* p when it holds need elements of elem bytes (*cap of them), else p freed and a new 64-byte-aligned
+ * block of need (NULL and *cap 0 when out of memory); the contents are not kept. */
+void *hs_grow(void *p, size_t *cap, size_t need, size_t elem);
 hs_ctx *hs_ctx_new(void);
 void hs_ctx_free(hs_ctx *c);
 /* Binds a head's rows: packs U (fp32 and, with bf16, bf16 pairs and norms), resets the top-k. 0 on success. */

@@ -28,27 +28,16 @@ int hs_before(float va, int32_t ia, float vb, int32_t ib) {
     return ia < ib;
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap && p != NULL) {
-        return p;
-    }
-    free(p);
-    size_t bytes = (need * elem + 63) / 64 * 64;
-    void *q = aligned_alloc(64, bytes == 0 ? 64 : bytes);
-    *cap = q == NULL ? 0 : need;
-    return q;
-}
-
 void hs_topk_reset(hs_ctx *c) {
     size_t nk = (size_t) c->n * c->k;
     size_t cap1 = c->topk_cap, cap2 = c->topk_cap;
-    c->tv = grow(c->tv, &cap1, nk, sizeof(float));
-    c->ti = grow(c->ti, &cap2, nk, sizeof(int32_t));
+    c->tv = hs_grow(c->tv, &cap1, nk, sizeof(float));
+    c->ti = hs_grow(c->ti, &cap2, nk, sizeof(int32_t));
     c->topk_cap = cap1 < cap2 ? cap1 : cap2;
     size_t rows = (size_t) c->nv * HS_L;
     size_t g1 = c->gate_cap, g2 = c->gate_cap;
-    c->gate = grow(c->gate, &g1, rows, sizeof(float));
-    c->cnt = grow(c->cnt, &g2, rows, sizeof(int32_t));
+    c->gate = hs_grow(c->gate, &g1, rows, sizeof(float));
+    c->cnt = hs_grow(c->cnt, &g2, rows, sizeof(int32_t));
     c->gate_cap = g1 < g2 ? g1 : g2;
     for (size_t q = 0; q < nk; q++) {
         c->tv[q] = NAN;
