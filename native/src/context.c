@@ -55,11 +55,27 @@ void hs_ctx_free(hs_ctx *c) {
     free(c->ti);
     free(c->cnt);
     free(c->gate);
+    free(c->mt2);
+    free(c->pm);
+    free(c->qm);
+    free(c->tau);
+    free(c->lbk);
+    free(c->lbn);
+    if (c->lists != NULL) {
+        for (size_t i = 0; i < c->lists_cap; i++) {
+            free(c->lists[i].t);
+            free(c->lists[i].ub);
+        }
+        free(c->lists);
+    }
+    free(c->slot);
+    free(c->uni);
+    free(c->cols);
     free(c);
 }
 
 /* fp32 -> bf16, round to nearest even, NaN kept NaN (as VCVTNEPS2BF16 does for normal numbers). */
-static uint32_t bf16_bits(float x) {
+uint32_t hs_bf16_bits(float x) {
     uint32_t b;
     memcpy(&b, &x, 4);
     if ((b & 0x7fffffffu) > 0x7f800000u) {
@@ -67,6 +83,13 @@ static uint32_t bf16_bits(float x) {
     }
     b += 0x7fffu + ((b >> 16) & 1u);
     return b >> 16;
+}
+
+float hs_bf16_value(uint32_t h) {
+    uint32_t b = h << 16;
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
 }
 
 int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
@@ -80,7 +103,9 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
     c->nv = (n + HS_L - 1) / HS_L;
     c->k = k;
     c->bf16 = bf16;
+    c->c2_add = 0.0f;
     c->rescored = 0;
+    c->columns = 0;
     c->at = hs_grow(c->at, &c->at_cap, (size_t) HS_TILE * c->rp, sizeof(float));
     c->ab = hs_grow(c->ab, &c->ab_cap, (size_t) HS_TILE * (c->rp / 2), sizeof(uint32_t));
     if (c->at == NULL || c->ab == NULL) {
@@ -116,8 +141,8 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
                     int i = v * HS_L + l;
                     uint32_t lo = 0, hi = 0;
                     if (i < n) {
-                        lo = bf16_bits(U[(size_t) i * r + 2 * p]);
-                        hi = 2 * p + 1 < r ? bf16_bits(U[(size_t) i * r + 2 * p + 1]) : 0;
+                        lo = hs_bf16_bits(U[(size_t) i * r + 2 * p]);
+                        hi = 2 * p + 1 < r ? hs_bf16_bits(U[(size_t) i * r + 2 * p + 1]) : 0;
                     }
                     dst[l] = lo | hi << 16;
                 }

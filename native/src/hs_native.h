@@ -56,8 +56,27 @@ typedef struct hs_ctx {
     /* top-k: row i's entries at i*k, best first; cnt[i] entries held; gate[i] (nv*HS_L, +inf past n) */
     float *tv; int32_t *ti; int32_t *cnt; float *gate; size_t topk_cap, gate_cap;
 
-    /* counters for tests and benchmarks: (token, row) pairs re-scored in fp32 by the bf16 path */
+    /* the two-pass path (stage1_bf16.c, twopass.c) */
+    /* Mh in bf16 pairs, packed like mt: mt2[p * rp + j] (p < (d + 1) / 2) */
+    uint32_t *mt2; size_t mt2_cap;
+    /* per row (nv * HS_L): the stage-1 bound's P (times ||E_t||) and Q (times ||El_t||) */
+    float *pm, *qm; size_t pq_cap;
+    /* extra coefficient of |beta_t| in the token's margin term tb (0 on the one-pass path) */
+    float c2_add;
+    /* per row: tau (the pass-1 threshold, -inf until k lower bounds are in; +inf past n), the k
+     * largest lower bounds so far (lbk[i * k ..], descending) and how many */
+    float *tau, *lbk; int32_t *lbn; size_t tau_cap, lbk_cap, lbn_cap;
+    /* per row: the tokens that passed tau when seen, with their upper bounds (grown as needed) */
+    struct hs_list { int32_t *t; float *ub; int len, cap; } *lists; size_t lists_cap;
+    /* pass 2: token -> slot of its exact column (-1), the tokens with a column, the columns */
+    int32_t *slot; size_t slot_cap;
+    int32_t *uni; size_t uni_cap;
+    float *cols; size_t cols_cap;
+
+    /* counters for tests and benchmarks: (token, row) pairs re-scored in fp32 by the bf16 paths;
+     * exact columns of A computed by the two-pass path */
     int64_t rescored;
+    int64_t columns;
 } hs_ctx;
 
 /* dispatch.c */
@@ -65,6 +84,9 @@ int hs_isa(void);
 const char *hs_isa_name(int isa);
 
 /* context.c (portable C) */
+/* fp32 -> bf16 bits, round to nearest even (NaN stays NaN), and back */
+uint32_t hs_bf16_bits(float x);
+float hs_bf16_value(uint32_t b);
 /* p when it holds need elements of elem bytes (*cap of them), else p freed and a new 64-byte-aligned
  * block of need (NULL and *cap 0 when out of memory); the contents are not kept. */
 void *hs_grow(void *p, size_t *cap, size_t need, size_t elem);
@@ -98,4 +120,16 @@ void hs_stage2_bf16(hs_ctx *c, const float *beta, int t0, int len);
 /* The margin constants for head size r (stage2_bf16.c documents the bound). */
 void hs_margin_constants(int r, float *cc, float *c2, float *tiny);
 
+
+/* stage1_bf16.c: the two-pass path's stage 1 in bf16 and the constants of its bound */
+float hs_prepare_e_bf16(const float *Ep, int V, int d, uint32_t *epb, float *ne, float *nel);
+int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, int r, int d, float emax, float betamax);
+void hs_stage1_bf16(hs_ctx *c, const uint32_t *epb, int d, int t0, int len);
+
+/* stage1_avx512.c: exact columns of A (the stage-1 chains) for cnt tokens from row-major E, out[q * rp + j] */
+void hs_stage1_columns_avx512(const hs_ctx *c, const float *E, int d, const int32_t *tok, int cnt, float *out);
+
+/* twopass.c: one head through both passes (see twopass.c); 0, 1 (refused: use the one-pass path), < 0 errors */
+int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *epb, const float *ne,
+                    const float *nel, float emax, const float *E, const float *beta, float betamax, int V, int d);
 #endif

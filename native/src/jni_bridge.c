@@ -12,6 +12,8 @@
 
 #include "hs_native.h"
 
+#include <math.h>
+
 #define FN(name) Java_dev_headsweep_engine_cpu_NativeKernel_##name
 #define CTX(h) ((hs_ctx *) (intptr_t) (h))
 
@@ -131,4 +133,62 @@ JNIEXPORT jfloatArray JNICALL FN(marginConstants)(JNIEnv *env, jclass cls, jint 
         (*env)->SetFloatArrayRegion(env, out, 0, 3, m);
     }
     return out;
+}
+
+/*
+ * The two-pass path's vocabulary side (stage1_bf16.c): epb (int[Vpad * ((d + 1) / 2)]), ne and
+ * nel (float[V]) from the packed E; returns max ||E_t|| (+inf: the path is not usable).
+ */
+JNIEXPORT jfloat JNICALL FN(prepareE)(JNIEnv *env, jclass cls, jfloatArray Ep, jint V, jint d, jintArray epb,
+                                      jfloatArray ne, jfloatArray nel) {
+    (void) cls;
+    jarray arrays[4] = {Ep, epb, ne, nel};
+    void *p[4] = {0};
+    int got = 0;
+    for (; got < 4; got++) {
+        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
+        if (p[got] == NULL) {
+            break;
+        }
+    }
+    float emax = INFINITY;
+    if (got == 4) {
+        emax = hs_prepare_e_bf16(p[0], V, d, p[1], p[2], p[3]);
+    }
+    while (got-- > 0) {
+        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], got == 0 ? JNI_ABORT : 0);
+    }
+    return emax;
+}
+
+/*
+ * One head through the two-pass path (twopass.c), after begin (with bf16) and packM: 0 (then
+ * finish), 1 (a guard refused the head: run the one-pass path), < 0 errors (-2 out of memory).
+ */
+JNIEXPORT jint JNICALL FN(twoPass)(JNIEnv *env, jclass cls, jlong h, jfloatArray M, jfloatArray U, jintArray epb,
+                                   jfloatArray ne, jfloatArray nel, jfloat emax, jfloatArray E, jfloatArray beta,
+                                   jfloat betamax, jint V, jint d) {
+    (void) cls;
+    jarray arrays[7] = {M, U, epb, ne, nel, E, beta};
+    void *p[7] = {0};
+    int rc = -3;
+    int got = 0;
+    for (; got < 7; got++) {
+        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
+        if (p[got] == NULL) {
+            break;
+        }
+    }
+    if (got == 7) {
+        rc = hs_twopass_head(CTX(h), p[0], p[1], p[2], p[3], p[4], emax, p[5], p[6], betamax, V, d);
+    }
+    while (got-- > 0) {
+        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], JNI_ABORT);
+    }
+    return rc;
+}
+
+JNIEXPORT jlong JNICALL FN(columns)(JNIEnv *env, jclass cls, jlong h) {
+    (void) env; (void) cls;
+    return CTX(h)->columns;
 }

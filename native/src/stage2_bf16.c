@@ -49,6 +49,7 @@ HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, i
     const int lenp = (len + HS_PACK - 1) / HS_PACK * HS_PACK;
     float cc, c2, tiny;
     hs_margin_constants(r, &cc, &c2, &tiny);
+    const double c2b = (double) c2 + c->c2_add; /* c2_add: the two-pass path's third chain (stage1_bf16.c) */
     for (int q = 0; q < lenp; q++) {
         const float *a = c->at + (size_t) q * rp;
         uint32_t *ab = c->ab + (size_t) q * rhp;
@@ -83,7 +84,7 @@ HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, i
             c->tb[q] = INFINITY;
         } else {
             c->na[q] = (float) na;
-            c->tb[q] = (float) ((c2 * bb + tiny * (na + r + 1)) * (1.0 + 0x1p-20));
+            c->tb[q] = (float) ((c2b * bb + tiny * (na + r + 1)) * (1.0 + 0x1p-20));
         }
     }
 }

@@ -75,15 +75,17 @@ class EngineMatchesReferenceTest {
      * head and keyword) on the numerals task, with the plain and the default Java kernels as the reference.
      */
     @ParameterizedTest(name = "{0} against the Java kernels, k {1}")
-    @CsvSource({"native, 5", "native-bf16, 5", "native-bf16, 40"})
+    @CsvSource({"native, 5", "native-bf16, 5", "native-bf16, 40", "native-2pass, 5", "native-2pass, 40"})
     void nativeSweepEqualsTheJavaKernelsBitForBit(String kernel, int k) {
-        boolean bf16 = kernel.equals("native-bf16");
+        boolean bf16 = !kernel.equals("native");
         assumeTrue(bf16 ? FactoredTopK.nativeBf16Available() : FactoredTopK.nativeAvailable(),
                 "SKIPPED: the " + kernel + " kernel is not available here (" + FactoredTopK.nativeStatus() + ")");
         RandomCheckpoints.write(dir, 2, 2, 128, 91, Dtype.F32, "");
         Gpt2Weights w = HeadSweep.load(dir);
+        java.util.function.Supplier<FactoredTopK> kernels = kernel.equals("native-2pass") ? FactoredTopK::nativeTwoPass
+                : () -> FactoredTopK.nativeKernel(bf16);
         SweepResult mine = Sweep.of(w, HeadSweep.task("numerals")).relations("copy", "next").k(k)
-                .backend(new CpuBackend(2, () -> FactoredTopK.nativeKernel(bf16), null)).run();
+                .backend(new CpuBackend(2, kernels, null)).run();
         for (CpuBackend ref : List.of(new CpuBackend(2, FactoredTopK::plain, null), new CpuBackend(1, FactoredTopK::java, null))) {
             SweepResult want = Sweep.of(w, HeadSweep.task("numerals")).relations("copy", "next").k(k).backend(ref).run();
             for (HeadId h : want.heads()) {

@@ -94,12 +94,17 @@ public final class FactoredTopK {
      * the size of E. Immutable after construction; shared read-only by all threads.
      */
     public static final class Prepared {
+        /** E itself (row-major, not copied): the native two-pass path reads single tokens' rows from it. */
+        final float[] E;
         final float[] Ep;
         final int V;
         final int d;
         final float[] beta;
+        /** The native two-pass path's view of the embedding (NativeKernel.view), made on first use. */
+        Object nativeView;
 
-        private Prepared(float[] Ep, int V, int d, float[] beta) {
+        private Prepared(float[] E, float[] Ep, int V, int d, float[] beta) {
+            this.E = E;
             this.Ep = Ep;
             this.V = V;
             this.d = d;
@@ -133,7 +138,7 @@ public final class FactoredTopK {
 
     /** An instance of the default implementation (see {@link #implementation()}). */
     public FactoredTopK() {
-        this(USE_NATIVE ? new NativeKernel(NativeKernel.BF16_DEFAULT) : javaKernel());
+        this(USE_NATIVE ? new NativeKernel(NativeKernel.DEFAULT_VARIANT) : javaKernel());
     }
 
     private static Kernel javaKernel() {
@@ -186,6 +191,16 @@ public final class FactoredTopK {
         return new FactoredTopK(new NativeKernel(bf16));
     }
 
+    /**
+     * An instance of the native two-pass implementation ({@code native-2pass}: both stages in bf16,
+     * exact re-scoring of the few tokens that can reach a row's top-k; same answers).
+     *
+     * @throws UnsupportedOperationException when the native library or AVX512_BF16 is not available
+     */
+    public static FactoredTopK nativeTwoPass() {
+        return new FactoredTopK(new NativeKernel(NativeKernel.Variant.TWO_PASS));
+    }
+
     /** Whether the native implementation runs in this JVM (library present and loaded, CPU with AVX-512F). */
     public static boolean nativeAvailable() {
         return NativeKernel.AVAILABLE;
@@ -202,12 +217,12 @@ public final class FactoredTopK {
     }
 
     /**
-     * The default implementation's name: {@code "native-bf16"}, {@code "native"}, {@code "vector"}
+     * The default implementation's name: {@code "native-2pass"}, {@code "native-bf16"}, {@code "native"}, {@code "vector"}
      * or {@code "plain"}.
      */
     public static String implementation() {
         if (USE_NATIVE) {
-            return NativeKernel.BF16_DEFAULT ? "native-bf16" : "native";
+            return NativeKernel.DEFAULT_VARIANT.label;
         }
         return USE_VECTOR ? "vector" : "plain";
     }
@@ -228,8 +243,8 @@ public final class FactoredTopK {
     }
 
     /**
-     * Prepares the vocabulary side once for all heads (copies and repacks E; E and beta can be
-     * dropped or changed afterwards).
+     * Prepares the vocabulary side once for all heads (repacks a copy of E; beta is copied). The
+     * preparation keeps a reference to E itself, which must not change while it is in use.
      *
      * @param E    token embeddings, V × d row-major
      * @param V    number of tokens
@@ -267,7 +282,7 @@ public final class FactoredTopK {
         if (beta != null) {
             System.arraycopy(beta, 0, b, 0, V);
         }
-        return new Prepared(Ep, V, d, b);
+        return new Prepared(E, Ep, V, d, b);
     }
 
     /**
@@ -290,7 +305,7 @@ public final class FactoredTopK {
         if (beta != null) {
             System.arraycopy(beta, 0, b, 0, V);
         }
-        return new Prepared(null, V, d, b);
+        return new Prepared(null, null, V, d, b);
     }
 
     /**

@@ -17,10 +17,16 @@ import java.util.Locale;
  * owns a native context (scratch, packed operands, the running top-k), freed when the instance
  * becomes unreachable.
  *
- * <p>Two variants: {@code native} computes every logit in fp32; {@code native-bf16} forms the
- * logits first in bf16 ({@code VDPBF16PS}), drops every (token, row) whose approximation plus a
- * rigorous error margin cannot reach the row's k-th value, and re-scores the rest in exact fp32
- * (bound and proof in {@code native/src/stage2_bf16.c}). Both give the fp32 answer.
+ * <p>Three variants ({@link Variant}): {@code native} computes every logit in fp32;
+ * {@code native-bf16} forms the logits first in bf16 ({@code VDPBF16PS}), drops every (token,
+ * row) whose approximation plus a rigorous error margin cannot reach the row's k-th value, and
+ * re-scores the rest in exact fp32 (bound and proof in {@code native/src/stage2_bf16.c});
+ * {@code native-2pass} also computes A in bf16 and adds stage 1's bound to the margin
+ * ({@code native/src/stage1_bf16.c}): a first pass bounds every logit and keeps, per row, the
+ * tokens whose upper bound reaches the k-th largest lower bound; a second pass computes the exact
+ * A columns and logits of those alone ({@code native/src/twopass.c}). All give the fp32 answer.
+ * A head whose values the two-pass guards refuse (norms near overflow, non-finite) runs as
+ * {@code native-bf16}.
  *
  * <p>The library is the jar's resource {@code /native/linux-x86_64/libheadsweep_native.so}
  * (extracted to a temporary file, loaded, and the file removed), or the file the system property
@@ -124,12 +130,45 @@ final class NativeKernel implements FactoredTopK.Kernel {
 
     private static native long rescored(long ctx);
 
+    private static native float prepareE(float[] Ep, int V, int d, int[] epb, float[] ne, float[] nel);
+
+    private static native int twoPass(long ctx, float[] M, float[] U, int[] epb, float[] ne, float[] nel, float emax,
+            float[] E, float[] beta, float betamax, int V, int d);
+
+    private static native long columns(long ctx);
+
     /** The margin constants {c, c2, tiny} of the bf16 gate for head size r (for tests). */
     static native float[] marginConstants(int r);
 
     /** The largest head size the native code takes (hs_begin); larger ones run on the Java kernel. */
     static final int MAX_R = 4096;
 
+    /** The variants; all give the fp32 answer, bit for bit. */
+    enum Variant {
+        /** every logit in fp32 */
+        FP32("native"),
+        /** stage 1 in fp32; stage 2 in bf16 behind a margin, candidates re-scored in fp32 */
+        BF16("native-bf16"),
+        /**
+         * both stages in bf16, two passes (native/src/twopass.c): bounds first, then exact columns
+         * and values for the few tokens that can still be in a row's top-k. Runs that read A from a
+         * source or hand it to a sink need the exact A of every token and run as {@link #BF16}.
+         */
+        TWO_PASS("native-2pass");
+
+        final String label;
+
+        Variant(String label) {
+            this.label = label;
+        }
+    }
+
+    /** The default variant where the library runs: the two-pass one unless turned off, then bf16, then fp32. */
+    static final Variant DEFAULT_VARIANT = !BF16_DEFAULT ? Variant.FP32
+            : "false".equalsIgnoreCase(System.getProperty("headsweep.native.twopass")) ? Variant.BF16
+            : Variant.TWO_PASS;
+
+    private final Variant variant;
     private final boolean bf16;
     private final long ctx;
     private FactoredTopK.Kernel javaFallback;
@@ -141,10 +180,21 @@ final class NativeKernel implements FactoredTopK.Kernel {
      * @throws UnsupportedOperationException when the library is not available or (bf16) the CPU lacks AVX512_BF16
      */
     NativeKernel(boolean bf16) {
+        this(bf16 ? Variant.BF16 : Variant.FP32);
+    }
+
+    /**
+     * A kernel of the given variant.
+     *
+     * @throws UnsupportedOperationException when the library is not available or (bf16, two-pass) the CPU lacks AVX512_BF16
+     */
+    NativeKernel(Variant variant) {
+        boolean bf16 = variant != Variant.FP32;
         if (!AVAILABLE || (bf16 && !BF16_AVAILABLE)) {
-            throw new UnsupportedOperationException("native kernels" + (bf16 ? " (bf16)" : "")
+            throw new UnsupportedOperationException("native kernels" + (bf16 ? " (" + variant.label + ")" : "")
                     + " are not available: " + STATUS);
         }
+        this.variant = variant;
         this.bf16 = bf16;
         long c = create();
         if (c == 0) {
@@ -156,12 +206,55 @@ final class NativeKernel implements FactoredTopK.Kernel {
 
     @Override
     public String name() {
-        return bf16 ? "native-bf16" : "native";
+        return variant.label;
     }
 
     /** (token, row) pairs the last run's bf16 gate passed to the exact re-scoring (0 for the fp32 variant). */
     long rescoredPairs() {
         return rescored(ctx);
+    }
+
+    /** Exact columns of A the last run computed in its second pass (two-pass variant; 0 otherwise). */
+    long exactColumns() {
+        return columns(ctx);
+    }
+
+    /** Heads the two-pass variant handed to the one-pass path because a guard refused them (for tests). */
+    long refusedHeads() {
+        return refused;
+    }
+
+    private long refused;
+
+    /**
+     * The vocabulary side of the two-pass path, made once per preparation: E in bf16 pairs (half the
+     * size of E) and the norms of its rows and of their bf16 rounding errors.
+     */
+    record Bf16View(int[] epb, float[] ne, float[] nel, float emax, float betamax) {
+        /** Whether the guards admit this embedding (every ||E_t|| < 2^60, finite; |beta| < 2^110). */
+        boolean usable() {
+            return emax < 0x1p60f && betamax < 0x1p110f;
+        }
+    }
+
+    static Bf16View view(FactoredTopK.Prepared p) {
+        synchronized (p) {
+            if (p.nativeView == null) {
+                int vPad = p.Ep.length / p.d;
+                int dh = (p.d + 1) / 2;
+                int[] epb = new int[Math.multiplyExact(vPad, dh)];
+                float[] ne = new float[p.V];
+                float[] nel = new float[p.V];
+                float emax = prepareE(p.Ep, p.V, p.d, epb, ne, nel);
+                float bmax = 0f;
+                for (int t = 0; t < p.V; t++) {
+                    float b = Math.abs(p.beta[t]);
+                    bmax = b > bmax || b != b ? b : bmax;
+                }
+                p.nativeView = new Bf16View(epb, ne, nel, emax, bmax != bmax ? Float.POSITIVE_INFINITY : bmax);
+            }
+            return (Bf16View) p.nativeView;
+        }
     }
 
     private static void check(int rc, String what) {
@@ -188,6 +281,24 @@ final class NativeKernel implements FactoredTopK.Kernel {
         check(begin(ctx, U, n, r, k, bf16 && n > 0), "rows");
         if (src == null) {
             check(packM(ctx, M, r, d), "M");
+        }
+        if (variant == Variant.TWO_PASS && src == null && sink == null && n > 0) {
+            Bf16View v = view(p);
+            if (v.usable()) {
+                int rc = twoPass(ctx, M, U, v.epb(), v.ne(), v.nel(), v.emax(), p.E, p.beta, v.betamax(), V, d);
+                if (rc == 0) {
+                    finish(ctx, ids, vals);
+                    java.lang.ref.Reference.reachabilityFence(this);
+                    return;
+                }
+                if (rc != 1) {
+                    check(rc, "two-pass");
+                }
+                refused++;
+                check(begin(ctx, U, n, r, k, true), "rows"); // the guards refused: the one-pass path
+            } else {
+                refused++;
+            }
         }
         if ((src != null || sink != null) && tile.length < TILE * r) {
             tile = new float[TILE * r];

@@ -18,8 +18,8 @@ import java.util.concurrent.Future;
  *     [--heads 8] [--big] [--no-threads]
  * </pre>
  *
- * {@code --impl}: {@code both} = vector,plain; {@code all} = native-bf16,native,vector,plain;
- * {@code fast} = native-bf16,native,vector; or a comma-separated list of those names (native ones
+ * {@code --impl}: {@code both} = vector,plain; {@code all} = native-2pass,native-bf16,native,vector,plain;
+ * {@code fast} = native-2pass,native-bf16,native,vector; or a comma-separated list of those names (native ones
  * are skipped, saying so, where the library is not available).
  * Prints ms per head single-threaded (after warm-up) and GFLOP/s, with flops per head
  * {@code 2·r·d·V + 2·n·r·V}; then a 2-thread run over {@code --heads} heads (one instance per
@@ -48,6 +48,7 @@ public final class FactoredTopKBench {
             case "vector": return FactoredTopK.vector();
             case "native": return FactoredTopK.nativeKernel(false);
             case "native-bf16": return FactoredTopK.nativeKernel(true);
+            case "native-2pass": return FactoredTopK.nativeTwoPass();
             default: return FactoredTopK.plain();
         }
     }
@@ -70,8 +71,8 @@ public final class FactoredTopKBench {
         }
         String list = switch (which) {
             case "both" -> "vector,plain";
-            case "all" -> "native-bf16,native,vector,plain";
-            case "fast" -> "native-bf16,native,vector";
+            case "all" -> "native-2pass,native-bf16,native,vector,plain";
+            case "fast" -> "native-2pass,native-bf16,native,vector";
             default -> which;
         };
         List<String> impls = new ArrayList<>();
@@ -79,9 +80,9 @@ public final class FactoredTopKBench {
             if (impl.equals("vector") && !FactoredTopK.vectorAvailable()) {
                 System.out.println("vector: jdk.incubator.vector not available, skipped");
             } else if (impl.equals("native") && !FactoredTopK.nativeAvailable()
-                    || impl.equals("native-bf16") && !FactoredTopK.nativeBf16Available()) {
+                    || impl.startsWith("native-") && !FactoredTopK.nativeBf16Available()) {
                 System.out.println(impl + ": not available (" + FactoredTopK.nativeStatus() + "), skipped");
-            } else if (List.of("vector", "plain", "native", "native-bf16").contains(impl)) {
+            } else if (List.of("vector", "plain", "native", "native-bf16", "native-2pass").contains(impl)) {
                 impls.add(impl);
             } else {
                 throw new IllegalArgumentException("unknown implementation " + impl);
@@ -125,6 +126,10 @@ public final class FactoredTopKBench {
             if (f.kernel() instanceof NativeKernel nk && impl.equals("native-bf16")) {
                 System.out.printf("native-bf16: the bf16 gate passed %d of %d (token, row) pairs to exact re-scoring%n",
                         nk.rescoredPairs(), (long) N * V);
+            }
+            if (f.kernel() instanceof NativeKernel nk && impl.equals("native-2pass")) {
+                System.out.printf("native-2pass: last head: %d (token, row) pairs and %d exact columns re-scored"
+                        + " in the second pass%n", nk.rescoredPairs(), nk.exactColumns());
             }
             System.out.printf("%-6s 1 thread : median %.1f ms/head (min %.1f, max %.1f) = %.1f GFLOP/s"
                     + " [warm-up 3 heads %.0f ms]%n", impl, med, sorted[0], sorted[reps - 1],

@@ -30,6 +30,7 @@ class FactoredTopKTest {
         }
         if (FactoredTopK.nativeBf16Available()) {
             out.add(Arguments.of("native-bf16", (Supplier<FactoredTopK>) () -> FactoredTopK.nativeKernel(true)));
+            out.add(Arguments.of("native-2pass", (Supplier<FactoredTopK>) FactoredTopK::nativeTwoPass));
         }
         return out.stream();
     }
@@ -332,7 +333,7 @@ class FactoredTopKTest {
     @Test
     void vectorIsTheDefaultWhenTheModuleIsPresentAndNoNativeKernel() {
         assertTrue(FactoredTopK.vectorAvailable());
-        String expected = FactoredTopK.nativeBf16Available() ? "native-bf16"
+        String expected = FactoredTopK.nativeBf16Available() ? "native-2pass"
                 : FactoredTopK.nativeAvailable() ? "native" : "vector";
         assertEquals(expected, FactoredTopK.implementation());
         assertEquals(expected, new FactoredTopK().name());

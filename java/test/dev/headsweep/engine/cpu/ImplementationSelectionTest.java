@@ -64,14 +64,21 @@ class ImplementationSelectionTest {
         assertTrue(out.contains("implementation=vector instance=vector top=5,4"), out);
     }
 
-    /** The native kernel is the default where it runs; bf16 where the CPU has it, unless turned off. */
+    /**
+     * The native kernel is the default where it runs; two-pass where the CPU has AVX512_BF16, unless
+     * turned off (then the one-pass bf16 variant, or fp32).
+     */
     @Test
     void nativeByDefaultWhereAvailable() throws Exception {
         assumeTrue(FactoredTopK.nativeAvailable(), "SKIPPED: the native library is not available here ("
                 + FactoredTopK.nativeStatus() + ")");
-        String want = FactoredTopK.nativeBf16Available() ? "native-bf16" : "native";
+        String want = FactoredTopK.nativeBf16Available() ? "native-2pass" : "native";
         String out = probe("--add-modules=jdk.incubator.vector");
         assertTrue(out.contains("implementation=" + want + " instance=" + want + " top=5,4"), out);
+        if (FactoredTopK.nativeBf16Available()) {
+            out = probe("--add-modules=jdk.incubator.vector", "-Dheadsweep.native.twopass=false");
+            assertTrue(out.contains("implementation=native-bf16 instance=native-bf16 top=5,4"), out);
+        }
         out = probe("--add-modules=jdk.incubator.vector", "-Dheadsweep.native.bf16=false");
         assertTrue(out.contains("implementation=native instance=native top=5,4"), out);
         out = probe("-Dheadsweep.vector=false"); // no Vector API needed

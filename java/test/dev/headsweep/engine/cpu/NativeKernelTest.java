@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The native kernels ({@code native/}, through {@link NativeKernel}) against the Java kernels, bit
  * for bit: ids and values of the top-k, and the A tiles of stage 1 (computeA, sink), for the fp32
- * variant and the bf16-gated one, on random, tied, NaN/inf and adversarial inputs. Skipped, saying
+ * variant, the bf16-gated one and the two-pass one, on random, tied, NaN/inf and adversarial inputs. Skipped, saying
  * why, where the library is not in the build or the CPU lacks AVX-512 (the Java kernels then run).
  */
 class NativeKernelTest {
@@ -29,12 +29,13 @@ class NativeKernelTest {
                 + FactoredTopK.nativeStatus() + "); only the Java kernels were tested");
     }
 
-    /** The variants to test: fp32, and bf16 where the CPU has it. */
+    /** The variants to test: fp32, and bf16 and two-pass where the CPU has AVX512_BF16. */
     private static List<FactoredTopK> natives() {
         List<FactoredTopK> out = new ArrayList<>();
         out.add(FactoredTopK.nativeKernel(false));
         if (FactoredTopK.nativeBf16Available()) {
             out.add(FactoredTopK.nativeKernel(true));
+            out.add(FactoredTopK.nativeTwoPass());
         } else {
             System.out.println("native bf16 variant not tested: this CPU lacks AVX512_BF16 ("
                     + FactoredTopK.nativeStatus() + ")");
@@ -245,6 +246,41 @@ class NativeKernelTest {
         }
     }
 
+    /**
+     * Adversarial inputs for the two-pass path's stage-1 bound: A = M·Eᵀ cancels (each row of M
+     * takes the difference of two columns of E that agree in bf16), so bf16's A is 0 for every
+     * token while the exact A is not, and stage 2's own margin (relative to bf16's A) is nothing.
+     * Only the stage-1 bound (||u·Ml||·||E_t|| + ||u·Mh||·||El_t||) keeps the tokens that decide
+     * the top-k; without it the first pass would pick by beta alone.
+     */
+    @ParameterizedTest(name = "k {0}")
+    @ValueSource(ints = {1, 5, 23})
+    void stageOneBoundKeepsWhatBf16CannotSee(int k) {
+        Random rnd = new Random(k);
+        int V = 1700, r = 16, d = 2 * r + 3, n = 21;
+        FactoredTopKTest.Case c = new FactoredTopKTest.Case(V, d, r, n, k, 900 + k, false);
+        Arrays.fill(c.M, 0f);
+        for (int j = 0; j < r; j++) {
+            c.M[j * d + 2 * j] = j % 3 == 0 ? 1f + 0x1p-15f : 1f; // some rows not bf16 either
+            c.M[j * d + 2 * j + 1] = -1f;
+        }
+        for (int t = 0; t < V; t++) {
+            for (int q = 0; q < d; q++) {
+                c.E[t * d + q] = 1f;
+            }
+            for (int j = 0; j < r; j++) {
+                c.E[t * d + 2 * j] = 1f + (rnd.nextInt(17) - 8) * 0x1p-14f; // rounds to 1 in bf16
+            }
+            c.beta[t] = rnd.nextInt(4) == 0 ? 0f : (rnd.nextInt(9) - 4) * 0x1p-16f;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < r; j++) {
+                c.U[i * r + j] = (float) rnd.nextGaussian();
+            }
+        }
+        compare(c);
+    }
+
     /** The bf16 gate re-scores few pairs on ordinary data and (near-)everything when it cannot tell. */
     @Test
     void bf16GateRescoresOnlyCandidates() {
@@ -272,6 +308,51 @@ class NativeKernelTest {
                 assertEquals(q, ids[i * c.k + q]);
             }
         }
+    }
+
+    /**
+     * The two-pass path runs on ordinary data (no guard refuses it), re-scores few (row, token)
+     * pairs and exact columns there, and falls back to the one-pass path, with the same answers,
+     * where a guard refuses the head (NaN in M) or the embedding (a norm beyond 2^60).
+     */
+    @Test
+    void twoPassRescoresFewAndFallsBackWhenRefused() {
+        assumeTrue(FactoredTopK.nativeBf16Available(), "SKIPPED: this CPU lacks AVX512_BF16 ("
+                + FactoredTopK.nativeStatus() + ")");
+        FactoredTopKTest.Case c = new FactoredTopKTest.Case(20000, 96, 64, 100, 5, 11, false);
+        FactoredTopK.Prepared p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+        FactoredTopK f = FactoredTopK.nativeTwoPass();
+        NativeKernel nk = (NativeKernel) f.kernel();
+        int nk5 = c.n * c.k;
+        int[] ids = new int[nk5];
+        float[] vals = new float[nk5];
+        int[] wantIds = new int[nk5];
+        float[] wantVals = new float[nk5];
+        f.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+        FactoredTopK.vector().run(p, c.M, c.r, c.U, c.n, c.k, wantIds, wantVals);
+        assertSameTopK(wantIds, wantVals, ids, vals, "two-pass, random data");
+        assertEquals(0, nk.refusedHeads(), "no guard refuses ordinary data");
+        long pairs = nk.rescoredPairs();
+        long columns = nk.exactColumns();
+        System.out.println("two-pass, random data: " + pairs + " (row, token) pairs and " + columns
+                + " exact columns of " + c.V + " re-scored");
+        assertTrue(pairs >= (long) c.n * c.k, "at least the k of each row");
+        assertTrue(pairs < (long) c.n * c.V / 100, pairs + " pairs");
+        assertTrue(columns >= c.k && columns <= pairs && columns < c.V / 4, columns + " columns");
+
+        float[] m = c.M.clone();
+        m[5] = Float.NaN;
+        f.run(p, m, c.r, c.U, c.n, c.k, ids, vals);
+        FactoredTopK.vector().run(p, m, c.r, c.U, c.n, c.k, wantIds, wantVals);
+        assertSameTopK(wantIds, wantVals, ids, vals, "two-pass, NaN in M");
+        assertEquals(1, nk.refusedHeads(), "NaN in M: the head runs on the one-pass path");
+
+        c.E[3 * c.d] = 0x1p61f;
+        p = FactoredTopK.prepare(c.E, c.V, c.d, c.beta);
+        f.run(p, c.M, c.r, c.U, c.n, c.k, ids, vals);
+        FactoredTopK.vector().run(p, c.M, c.r, c.U, c.n, c.k, wantIds, wantVals);
+        assertSameTopK(wantIds, wantVals, ids, vals, "two-pass, a huge embedding row");
+        assertEquals(2, nk.refusedHeads(), "a norm beyond 2^60: the one-pass path");
     }
 
     @Test
