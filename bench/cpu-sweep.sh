@@ -5,11 +5,13 @@
 #
 #   bash bench/cpu-sweep.sh [RUNS] [CONFIGS]   (default 3 runs per configuration)
 #
-# CONFIGS: space-separated KERNEL,THREADS[,cache] with KERNEL one of native-bf16 (the default
-# where the native library runs), native (fp32 native, -Dheadsweep.native.bf16=false), vector
+# CONFIGS: space-separated KERNEL,THREADS[,cache] with KERNEL one of native-2pass (the default
+# where the native library runs on a CPU with AVX512_BF16), native-bf16 (one pass,
+# -Dheadsweep.native.twopass=false), native (fp32 native, -Dheadsweep.native.bf16=false), vector
 # (-Dheadsweep.native=false) and plain (also -Dheadsweep.vector=false); ",cache" sweeps with
-# --cache from an A_h cache filled once beforehand (stage 1 skipped). Default: all native and
-# vector configurations, cold on 2 and 1 threads and cached on 2.
+# --cache from an A_h cache filled once beforehand (stage 1 skipped; the native-2pass and
+# native-bf16 kernels then run the same one-pass code). Default: the native variants and vector
+# cold on 2 threads, native-2pass on 1, and native-2pass and vector cached on 2.
 #
 # Plants the checkpoint once (headsweep demo --keep, ~0.65 GB in $TMPDIR), then runs each
 # configuration RUNS times, interleaved so that machine noise hits all of them alike. Prints a
@@ -30,12 +32,13 @@ mkdir -p bench/results
 csv=bench/results/cpu-sweep.csv
 echo "config,run,total_s,load_s,block0_s,ov_topk_s,scoring_s,peak_rss_mb" > "$csv"
 
-default_configs="native-bf16,2 native-bf16,1 native,2 native,1 vector,2 vector,1 native-bf16,2,cache native,2,cache vector,2,cache"
+default_configs="native-2pass,2 native-2pass,1 native-bf16,2 native,2 vector,2 native-2pass,2,cache vector,2,cache"
 read -r -a configs <<< "${2:-$default_configs}"
 cache="${TMPDIR:-/tmp}/headsweep-bench-ah-cache"
 flags() {
   case "$1" in
-    native-bf16) echo "" ;;
+    native-2pass) echo "" ;;
+    native-bf16) echo "-Dheadsweep.native.twopass=false" ;;
     native) echo "-Dheadsweep.native.bf16=false" ;;
     vector) echo "-Dheadsweep.native=false" ;;
     plain) echo "-Dheadsweep.native=false -Dheadsweep.vector=false" ;;

@@ -56,6 +56,7 @@ void hs_ctx_free(hs_ctx *c) {
     free(c->cnt);
     free(c->gate);
     free(c->mt2);
+    free(c->work);
     free(c->pm);
     free(c->qm);
     free(c->tau);

@@ -2,7 +2,7 @@
  * hs_native.h: what the files of libheadsweep_native share: the per-thread context of the fused
  * OV top-k (FactoredTopK.Kernel in C), the layouts of its packed operands, and the entry points of
  * each part (dispatch.c, context.c, topk.c, stage1_avx512.c, stage2_avx512.c, stage2_bf16.c,
- * jni_bridge.c).
+ * stage1_bf16.c, twopass.c, jni_bridge.c).
  *
  * Arithmetic contract (checked bit for bit by NativeKernelTest and EngineMatchesReferenceTest
  * against the Java kernels, which share it):
@@ -61,6 +61,8 @@ typedef struct hs_ctx {
     uint32_t *mt2; size_t mt2_cap;
     /* per row (nv * HS_L): the stage-1 bound's P (times ||E_t||) and Q (times ||El_t||) */
     float *pm, *qm; size_t pq_cap;
+    /* scratch in double for the bound's constants (Mh, Ml, their Gram matrices, norms) */
+    double *work; size_t work_cap;
     /* extra coefficient of |beta_t| in the token's margin term tb (0 on the one-pass path) */
     float c2_add;
     /* per row: tau (the pass-1 threshold, -inf until k lower bounds are in; +inf past n), the k

@@ -11,8 +11,6 @@
 #include "hs_native.h"
 #include "simd.h"
 
-#include <stdlib.h>
-
 /* c values per block. Measured (GPT-2 small, 2-core Zen 5): one block over all of d (the packed E
  * streamed once, contiguously; mt from L2) 28.4 ms a head, CB = 256: 31.7 ms, CB = 128: 32.4 ms. */
 #define CB 4096
@@ -75,48 +73,69 @@ HS_AVX512 void hs_stage1_avx512(hs_ctx *c, const float *Ep, int d, int t0, int l
 }
 
 /*
+ * The micro-kernel of hs_stage1_avx512 with the 4 tokens' values broadcast straight from their
+ * rows of a row-major E (e[m][c]) instead of a packed block: the same FMA chains, so the same bits.
+ */
+#define DEF_K1R(NV)                                                                              \
+    static HS_AVX512 void k1r_##NV(const float *const e[4], int d, const float *mt, int rp,      \
+                                   float *at) {                                                  \
+        __m512 acc[4][NV];                                                                       \
+        for (int m = 0; m < 4; m++) {                                                            \
+            for (int q = 0; q < NV; q++) {                                                       \
+                acc[m][q] = _mm512_setzero_ps();                                                 \
+            }                                                                                    \
+        }                                                                                        \
+        const float *e0 = e[0], *e1 = e[1], *e2 = e[2], *e3 = e[3];                              \
+        for (int cc = 0; cc < d; cc++) {                                                         \
+            __m512 b[NV];                                                                        \
+            for (int q = 0; q < NV; q++) {                                                       \
+                b[q] = _mm512_load_ps(mt + (size_t) cc * rp + q * HS_L);                         \
+            }                                                                                    \
+            const __m512 x[4] = {_mm512_set1_ps(e0[cc]), _mm512_set1_ps(e1[cc]),                 \
+                                 _mm512_set1_ps(e2[cc]), _mm512_set1_ps(e3[cc])};                \
+            for (int m = 0; m < 4; m++) {                                                        \
+                for (int q = 0; q < NV; q++) {                                                   \
+                    acc[m][q] = _mm512_fmadd_ps(x[m], b[q], acc[m][q]);                          \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        for (int m = 0; m < 4; m++) {                                                            \
+            for (int q = 0; q < NV; q++) {                                                       \
+                _mm512_store_ps(at + m * rp + q * HS_L, acc[m][q]);                              \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEF_K1R(1)
+DEF_K1R(2)
+DEF_K1R(3)
+DEF_K1R(4)
+
+/*
  * Exact columns of A for a list of tokens (the two-pass path's re-scoring, twopass.c):
- * out[q * rp + j] = A[j][tok[q]], the same chains as hs_stage1_avx512 (each token's row of E,
- * row-major E[t * d + c], is gathered into a packed block of 4 and run through the same
- * micro-kernels), so the same bits.
- * out holds cnt rounded up to HS_PACK tokens.
+ * out[q * rp + j] = A[j][tok[q]] from a row-major E (E[t * d + c]), four tokens at a time through
+ * the stage-1 chains (k1r, the same FMAs in the same order as hs_stage1_avx512), so the same bits.
+ * out holds cnt rounded up to HS_PACK tokens (the padding columns repeat the last token).
  */
 HS_AVX512 void hs_stage1_columns_avx512(const hs_ctx *c, const float *E, int d, const int32_t *tok, int cnt,
                                         float *out) {
     const int rp = c->rp;
     const int nvr = rp / HS_L;
-    float *eg = aligned_alloc(64, ((size_t) HS_PACK * d * sizeof(float) + 63) / 64 * 64);
-    if (eg == NULL) {
-        return; /* the caller allocates first and checks; never reached in practice */
-    }
     for (int q0 = 0; q0 < cnt; q0 += HS_PACK) {
+        const float *e[4];
         for (int m = 0; m < HS_PACK; m++) {
-            if (q0 + m < cnt) {
-                const float *src = E + (size_t) tok[q0 + m] * d;
-                for (int cc = 0; cc < d; cc++) {
-                    eg[cc * HS_PACK + m] = src[cc];
-                }
-            } else {
-                for (int cc = 0; cc < d; cc++) {
-                    eg[cc * HS_PACK + m] = 0.0f;
-                }
-            }
+            e[m] = E + (size_t) tok[q0 + m < cnt ? q0 + m : cnt - 1] * d;
         }
         float *at = out + (size_t) q0 * rp;
-        for (int c0 = 0; c0 < d; c0 += CB) {
-            const int c1 = c0 + CB < d ? c0 + CB : d;
-            const int first = c0 == 0;
-            for (int v0 = 0; v0 < nvr; v0 += 4) {
-                const float *mt = c->mt + v0 * HS_L;
-                float *a = at + v0 * HS_L;
-                switch (nvr - v0 >= 4 ? 4 : nvr - v0) {
-                case 4: k1_4(eg, c0, c1, mt, rp, a, first); break;
-                case 3: k1_3(eg, c0, c1, mt, rp, a, first); break;
-                case 2: k1_2(eg, c0, c1, mt, rp, a, first); break;
-                default: k1_1(eg, c0, c1, mt, rp, a, first); break;
-                }
+        for (int v0 = 0; v0 < nvr; v0 += 4) {
+            const float *mt = c->mt + v0 * HS_L;
+            float *a = at + v0 * HS_L;
+            switch (nvr - v0 >= 4 ? 4 : nvr - v0) {
+            case 4: k1r_4(e, d, mt, rp, a); break;
+            case 3: k1r_3(e, d, mt, rp, a); break;
+            case 2: k1r_2(e, d, mt, rp, a); break;
+            default: k1r_1(e, d, mt, rp, a); break;
             }
         }
     }
-    free(eg);
 }

@@ -173,9 +173,9 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
     c->pm = hs_grow(c->pm, &cap1, rows, sizeof(float));
     c->qm = hs_grow(c->qm, &cap2, rows, sizeof(float));
     c->pq_cap = cap1 < cap2 ? cap1 : cap2;
-    double *work = malloc(sizeof(double) * ((size_t) 2 * r * d + (size_t) 2 * r * r + 3 * (size_t) r));
+    c->work = hs_grow(c->work, &c->work_cap, (size_t) 2 * r * d + (size_t) 2 * r * r + 5 * (size_t) r, sizeof(double));
+    double *work = c->work;
     if (c->pm == NULL || c->qm == NULL || work == NULL || pack_mh(c, M, r, d) != 0) {
-        free(work);
         return -2;
     }
     double *mh = work, *ml = mh + (size_t) r * d, *gh = ml + (size_t) r * d, *gl = gh + (size_t) r * r;
@@ -199,7 +199,6 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
     }
     frob = sqrt(frob) * (1.0 + 0x1p-40);
     if (!(frob < 0x1p60)) {
-        free(work);
         return 1;
     }
     for (int a = 0; a < r; a++) {
@@ -214,12 +213,7 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
     const double g1 = (2.0 * d + r + 8) * 0x1p-24 * (1.0 + 0x1p-6);
     const double up = 1.0 + 0x1p-10;
     int refused = 0;
-    double *ud = malloc(sizeof(double) * (size_t) r * 2);
-    if (ud == NULL) {
-        free(work);
-        return -2;
-    }
-    double *tmp = ud + r;
+    double *ud = nml + r, *tmp = ud + r;
     for (int i = 0; i < rows; i++) {
         if (i >= n) {
             c->pm[i] = 0.0f;
@@ -259,8 +253,6 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
         c->qm[i] = (float) (nuh * up);
         c->rnu[i] = (float) ((c->rnu[i] + 0x1p-100 * (S + u1)) * up);
     }
-    free(ud);
-    free(work);
     return refused;
 }
 

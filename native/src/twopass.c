@@ -156,26 +156,26 @@ static int pass1_offer(hs_ctx *c, int row, int32_t t, float ub, float lb) {
         if (!any) {                                                                                \
             return 0;                                                                              \
         }                                                                                          \
-        float ubs[4][NV][HS_L] __attribute__((aligned(64)));                                       \
-        float lbs[4][NV][HS_L] __attribute__((aligned(64)));                                       \
-        for (int m = 0; m < 4; m++) {                                                              \
-            for (int q = 0; q < NV; q++) {                                                         \
-                _mm512_store_ps(ubs[m][q], _mm512_add_ps(acc[m][q], mgs[m][q]));                   \
-                _mm512_store_ps(lbs[m][q], _mm512_sub_ps(acc[m][q], mgs[m][q]));                   \
-            }                                                                                      \
-        }                                                                                          \
         for (int m = 0; m < tokens; m++) {                                                         \
             for (int q = 0; q < NV; q++) {                                                         \
-                const int o = (v0 + q) * HS_L;                                                     \
                 unsigned mk = pass[m][q];                                                          \
+                if (!mk) {                                                                         \
+                    continue;                                                                      \
+                }                                                                                  \
+                const int o = (v0 + q) * HS_L;                                                     \
+                float ubs[HS_L] __attribute__((aligned(64)));                                      \
+                float lbs[HS_L] __attribute__((aligned(64)));                                      \
+                _mm512_store_ps(ubs, _mm512_add_ps(acc[m][q], mgs[m][q]));                         \
+                _mm512_store_ps(lbs, _mm512_sub_ps(acc[m][q], mgs[m][q]));                         \
                 while (mk) {                                                                       \
                     const int l = __builtin_ctz(mk);                                               \
                     mk &= mk - 1;                                                                  \
                     if (o + l >= c->n) {                                                           \
                         break;                                                                     \
                     }                                                                              \
-                    if (!(ubs[m][q][l] < c->tau[o + l])                                            \
-                            && pass1_offer(c, o + l, t0 + b + m, ubs[m][q][l], lbs[m][q][l]) != 0) { \
+                    /* tau may have risen since the mask was made: offer only what still passes */ \
+                    if (!(ubs[l] < c->tau[o + l])                                                  \
+                            && pass1_offer(c, o + l, t0 + b + m, ubs[l], lbs[l]) != 0) {           \
                         return -2;                                                                 \
                     }                                                                              \
                 }                                                                                  \

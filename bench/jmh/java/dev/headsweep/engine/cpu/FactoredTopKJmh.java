@@ -35,7 +35,7 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code fromMappedA}: stage 2 from A in a memory-mapped file, as the A_h cache serves it.</li>
  * </ul>
  * With {@code -t 2} two threads run heads side by side (each its own kernel instance), as the
- * backend does. Parameters: {@code impl} (native-bf16, native, vector, plain; the native ones need
+ * backend does. Parameters: {@code impl} (native-2pass, native-bf16, native, vector, plain; the native ones need
  * the library in target/classes, see native/README.md) and {@code n} (keyword rows).
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -52,7 +52,7 @@ public class FactoredTopKJmh {
     /** The shared, read-only data: E, beta, one head's M and its A (in memory and in a mapped file). */
     @State(Scope.Benchmark)
     public static class Shared {
-        @Param({"native-bf16", "native", "vector", "plain"})
+        @Param({"native-2pass", "native-bf16", "native", "vector", "plain"})
         public String impl;
         @Param({"388"})
         public int n;
@@ -94,6 +94,7 @@ public class FactoredTopKJmh {
 
         FactoredTopK kernel() {
             switch (impl) {
+                case "native-2pass": return FactoredTopK.nativeTwoPass();
                 case "native-bf16": return FactoredTopK.nativeKernel(true);
                 case "native": return FactoredTopK.nativeKernel(false);
                 case "vector": return FactoredTopK.vector();
