@@ -31,7 +31,8 @@ hs_ctx *hs_ctx_new(void) {
     size_t cap = 0;
     c->na = hs_grow(NULL, &cap, HS_TILE, sizeof(float));
     c->tb = hs_grow(NULL, &cap, HS_TILE, sizeof(float));
-    if (c->na == NULL || c->tb == NULL) {
+    c->ea = hs_grow(NULL, &cap, HS_TILE, sizeof(float));
+    if (c->na == NULL || c->tb == NULL || c->ea == NULL) {
         hs_ctx_free(c);
         return NULL;
     }
@@ -51,6 +52,7 @@ void hs_ctx_free(hs_ctx *c) {
     free(c->ab);
     free(c->na);
     free(c->tb);
+    free(c->ea);
     free(c->tv);
     free(c->ti);
     free(c->cnt);
@@ -59,6 +61,7 @@ void hs_ctx_free(hs_ctx *c) {
     free(c->work);
     free(c->pm);
     free(c->qm);
+    free(c->hu);
     free(c->tau);
     free(c->lbk);
     free(c->lbn);
@@ -105,6 +108,7 @@ int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16) {
     c->k = k;
     c->bf16 = bf16;
     c->c2_add = 0.0f;
+    c->two_pass = 0;
     c->rescored = 0;
     c->columns = 0;
     c->at = hs_grow(c->at, &c->at_cap, (size_t) HS_TILE * c->rp, sizeof(float));

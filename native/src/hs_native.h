@@ -49,9 +49,10 @@ typedef struct hs_ctx {
 
     /* the current tile of A, token-major: at[q * rp + j] = A[j][t0 + q]; rows past len are zero */
     float *at; size_t at_cap;
-    /* its bf16 pairs, ab[q * (rp / 2) + p] (p < rh), and per token the margin terms na (||a_t||) and tb */
+    /* its bf16 pairs, ab[q * (rp / 2) + p] (p < rh), and per token the margin terms na (||a_t||) and tb,
+     * and on the two-pass path ea (||a_t - bf16(a_t)||) */
     uint32_t *ab; size_t ab_cap;
-    float *na, *tb;
+    float *na, *tb, *ea;
 
     /* top-k: row i's entries at i*k, best first; cnt[i] entries held; gate[i] (nv*HS_L, +inf past n) */
     float *tv; int32_t *ti; int32_t *cnt; float *gate; size_t topk_cap, gate_cap;
@@ -59,8 +60,11 @@ typedef struct hs_ctx {
     /* the two-pass path (stage1_bf16.c, twopass.c) */
     /* Mh in bf16 pairs, packed like mt: mt2[p * rp + j] (p < (d + 1) / 2) */
     uint32_t *mt2; size_t mt2_cap;
-    /* per row (nv * HS_L): the stage-1 bound's P (times ||E_t||) and Q (times ||El_t||) */
-    float *pm, *qm; size_t pq_cap;
+    /* whether the current head runs the two-pass path (prepare_tile then also makes ea) */
+    int two_pass;
+    /* per row (nv * HS_L): the stage-1 bound's P (times ||E_t||) and Q (times ||El_t||), and
+     * ||bf16(u_i)|| (times ea); cnu then holds ||u_i - bf16(u_i)|| + the accumulation term (twopass.c) */
+    float *pm, *qm, *hu; size_t pq_cap;
     /* scratch in double for the bound's constants (Mh, Ml, their Gram matrices, norms) */
     double *work; size_t work_cap;
     /* extra coefficient of |beta_t| in the token's margin term tb (0 on the one-pass path) */

@@ -169,10 +169,14 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
         return 1;
     }
     const int rows = c->nv * HS_L;
-    size_t cap1 = c->pq_cap, cap2 = c->pq_cap;
+    size_t cap1 = c->pq_cap, cap2 = c->pq_cap, cap3 = c->pq_cap;
     c->pm = hs_grow(c->pm, &cap1, rows, sizeof(float));
     c->qm = hs_grow(c->qm, &cap2, rows, sizeof(float));
-    c->pq_cap = cap1 < cap2 ? cap1 : cap2;
+    c->hu = hs_grow(c->hu, &cap3, rows, sizeof(float));
+    c->pq_cap = cap1 < cap2 ? (cap1 < cap3 ? cap1 : cap3) : (cap2 < cap3 ? cap2 : cap3);
+    if (c->hu == NULL) {
+        return -2;
+    }
     c->work = hs_grow(c->work, &c->work_cap, (size_t) 2 * r * d + (size_t) 2 * r * r + 5 * (size_t) r, sizeof(double));
     double *work = c->work;
     if (c->pm == NULL || c->qm == NULL || work == NULL || pack_mh(c, M, r, d) != 0) {
@@ -211,6 +215,7 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
     }
     const double eg = (d + (double) r * r + 16) * 0x1p-52;
     const double g1 = (2.0 * d + r + 8) * 0x1p-24 * (1.0 + 0x1p-6);
+    const double g2 = (r + 2) * 0x1p-24 * (1.0 + 0x1p-6);
     const double up = 1.0 + 0x1p-10;
     int refused = 0;
     double *ud = nml + r, *tmp = ud + r;
@@ -218,12 +223,16 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
         if (i >= n) {
             c->pm[i] = 0.0f;
             c->qm[i] = 0.0f;
+            c->hu[i] = 0.0f;
             continue;
         }
-        double u1 = 0.0, u2 = 0.0, S = 0.0, Sh = 0.0, Sl = 0.0;
+        double u1 = 0.0, u2 = 0.0, S = 0.0, Sh = 0.0, Sl = 0.0, eu = 0.0, uh = 0.0;
         for (int j = 0; j < r; j++) {
             double x = U[(size_t) i * r + j];
+            double xh = hs_bf16_value(hs_bf16_bits(U[(size_t) i * r + j])); /* as packed in ub */
             ud[j] = x;
+            eu += (x - xh) * (x - xh);
+            uh += xh * xh;
             u1 += fabs(x);
             u2 += x * x;
             S += fabs(x) * nm[j];
@@ -251,6 +260,10 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
         double nul = sqrt(fmax(ql, 0.0) + eg * Sl * Sl) * (1.0 + 0x1p-40);
         c->pm[i] = (float) ((nul + g1 * S + 0x1p-100 * u1) * up);
         c->qm[i] = (float) (nuh * up);
+        /* stage 2's bound on this path (twopass.c): ||u - uh|| ||a|| + ||uh|| ||a - ah|| + accumulation */
+        const double nuhat = sqrt(uh) * (1.0 + 0x1p-40);
+        c->hu[i] = (float) (nuhat * up);
+        c->cnu[i] = (float) ((sqrt(eu) * (1.0 + 0x1p-40) + g2 * nuhat) * up);
         c->rnu[i] = (float) ((c->rnu[i] + 0x1p-100 * (S + u1)) * up);
     }
     return refused;

@@ -42,39 +42,55 @@ void hs_margin_constants(int r, float *cc, float *c2, float *tiny) {
     *tiny = 0x1p-100f;
 }
 
-/* The tile of A in bf16 pairs and per token ||a_t|| and the token's part of the margin. */
+/* Squares of the 16 floats of x added to s (double, exact products of floats). */
+static HS_AVX512 __m512d add_squares(__m512d s, __m512 x) {
+    __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    __m512d d1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1));
+    s = _mm512_fmadd_pd(d0, d0, s);
+    return _mm512_fmadd_pd(d1, d1, s);
+}
+
+/* x minus its bf16 rounding as stored (h, 16 values): exact in fp32. */
+static HS_AVX512_BF16 __m512 residual(__m512 x, __m256bh h) {
+    return _mm512_sub_ps(x, _mm512_cvtpbh_ps(h));
+}
+
+/*
+ * The tile of A in bf16 pairs and per token ||a_t|| and the token's part of the margin; on the
+ * two-pass path also ea[q] >= ||a_t - bf16(a_t)|| (the stored bf16 values; see twopass.c).
+ */
 HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, int len) {
     const int rp = c->rp, r = c->r;
     const int rhp = rp / 2;
     const int lenp = (len + HS_PACK - 1) / HS_PACK * HS_PACK;
+    const int res = c->two_pass;
     float cc, c2, tiny;
     hs_margin_constants(r, &cc, &c2, &tiny);
     const double c2b = (double) c2 + c->c2_add; /* c2_add: the two-pass path's third chain (stage1_bf16.c) */
     for (int q = 0; q < lenp; q++) {
         const float *a = c->at + (size_t) q * rp;
         uint32_t *ab = c->ab + (size_t) q * rhp;
-        __m512d s = _mm512_setzero_pd();
+        __m512d s = _mm512_setzero_pd(), e = _mm512_setzero_pd();
         int j = 0;
         for (; j + 32 <= rp; j += 32) {
             __m512 lo = _mm512_load_ps(a + j);
             __m512 hi = _mm512_load_ps(a + j + 16);
-            _mm512_storeu_si512((void *) (ab + j / 2), (__m512i) _mm512_cvtne2ps_pbh(hi, lo));
-            __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(lo));
-            __m512d d1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1));
-            __m512d d2 = _mm512_cvtps_pd(_mm512_castps512_ps256(hi));
-            __m512d d3 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1));
-            s = _mm512_fmadd_pd(d0, d0, s);
-            s = _mm512_fmadd_pd(d1, d1, s);
-            s = _mm512_fmadd_pd(d2, d2, s);
-            s = _mm512_fmadd_pd(d3, d3, s);
+            __m512i h = (__m512i) _mm512_cvtne2ps_pbh(hi, lo);
+            _mm512_storeu_si512((void *) (ab + j / 2), h);
+            s = add_squares(add_squares(s, lo), hi);
+            if (res) {
+                e = add_squares(e, residual(lo, (__m256bh) _mm512_castsi512_si256(h)));
+                e = add_squares(e, residual(hi, (__m256bh) _mm512_extracti64x4_epi64(h, 1)));
+            }
         }
         if (j < rp) { /* 16 left */
             __m512 lo = _mm512_load_ps(a + j);
-            _mm256_storeu_si256((void *) (ab + j / 2), (__m256i) _mm512_cvtneps_pbh(lo));
-            __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(lo));
-            __m512d d1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1));
-            s = _mm512_fmadd_pd(d0, d0, s);
-            s = _mm512_fmadd_pd(d1, d1, s);
+            __m256bh h = _mm512_cvtneps_pbh(lo);
+            _mm256_storeu_si256((void *) (ab + j / 2), (__m256i) h);
+            s = add_squares(s, lo);
+            if (res) {
+                e = add_squares(e, residual(lo, h));
+            }
         }
         /* squares of floats neither overflow nor underflow in double; NaN/inf propagate */
         double na = sqrt(_mm512_reduce_add_pd(s)) * (1.0 + 0x1p-20);
@@ -82,9 +98,11 @@ HS_AVX512_BF16 void hs_prepare_tile_bf16(hs_ctx *c, const float *beta, int t0, i
         if (!(na < 0x1p63) || !(bb < 0x1p126)) {
             c->na[q] = INFINITY;
             c->tb[q] = INFINITY;
+            c->ea[q] = INFINITY;
         } else {
             c->na[q] = (float) na;
             c->tb[q] = (float) ((c2b * bb + tiny * (na + r + 1)) * (1.0 + 0x1p-20));
+            c->ea[q] = res ? (float) (sqrt(_mm512_reduce_add_pd(e)) * (1.0 + 0x1p-20)) : 0.0f;
         }
     }
 }

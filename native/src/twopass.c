@@ -141,10 +141,12 @@ static int pass1_offer(hs_ctx *c, int row, int32_t t, float ub, float lb) {
             __m512 rn = _mm512_load_ps(c->rnu + o);                                                \
             __m512 pm = _mm512_load_ps(c->pm + o);                                                 \
             __m512 qm = _mm512_load_ps(c->qm + o);                                                 \
+            __m512 hu = _mm512_load_ps(c->hu + o);                                                 \
             for (int m = 0; m < 4; m++) {                                                          \
                 const int t = t0 + b + m;                                                          \
                 __m512 mg = _mm512_add_ps(_mm512_set1_ps(c->tb[b + m]), rn);                       \
                 mg = _mm512_fmadd_ps(cn, _mm512_set1_ps(c->na[b + m]), mg);                        \
+                mg = _mm512_fmadd_ps(hu, _mm512_set1_ps(c->ea[b + m]), mg);                        \
                 mg = _mm512_fmadd_ps(pm, _mm512_set1_ps(ne[t]), mg);                               \
                 mg = _mm512_fmadd_ps(qm, _mm512_set1_ps(nel[t]), mg);                              \
                 mgs[m][q] = mg;                                                                    \
@@ -293,6 +295,7 @@ int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *e
         return rc;
     }
     c->c2_add = (float) ((c->r + 2) * 0x1p-24 * (1.0 + 0x1p-10));
+    c->two_pass = 1;
     rc = pass1_reset(c);
     if (rc != 0) {
         return rc;

@@ -23,12 +23,12 @@ import java.util.Objects;
  * of this class holds per-thread scratch: use one instance per thread; a single {@link #run} is
  * single-threaded. Scratch grows to the largest problem seen and is reused.
  *
- * <p>Implementations: a native one ({@link NativeKernel}: C through JNI with AVX-512, in an fp32
- * and a bf16-gated variant that give the same answer), a Vector API one
+ * <p>Implementations: a native one ({@link NativeKernel}: C through JNI with AVX-512, in an fp32,
+ * a bf16-gated and a two-pass bf16 variant that give the same answer), a Vector API one
  * ({@code jdk.incubator.vector}, register-blocked FMA micro-kernels) and a plain-Java one (loops
  * that C2 auto-vectorizes). All give the same top-k, bit for bit. The default is chosen once at
  * class-load time: the native one where its library is in the jar, loads and runs on this CPU
- * (bf16 variant where the CPU has AVX512_BF16) unless {@code headsweep.native} is {@code false};
+ * (the two-pass variant where the CPU has AVX512_BF16) unless {@code headsweep.native} is {@code false};
  * else the Vector one when the module {@code jdk.incubator.vector} is in the boot layer (run with
  * {@code --add-modules=jdk.incubator.vector}) and the system property {@code headsweep.vector} is
  * not {@code false}; else the plain one. The Vector code lives in its own class, which is never

@@ -281,6 +281,45 @@ class NativeKernelTest {
         compare(c);
     }
 
+    /**
+     * Adversarial inputs for the two-pass path's stage-2 bound: M and E are exact in bf16 (stage 1's
+     * own bound is only its rounding terms), the rows of U are 1 + k·2^-12 (1 in bf16), and beta
+     * cancels what bf16's rows cannot see, so the bf16 logits rank the tokens by a term the exact
+     * ones do not have. Only the stage-2 bound (||u - bf16(u)||·||a|| + ...) keeps the exact winners.
+     */
+    @ParameterizedTest(name = "k {0}")
+    @ValueSource(ints = {1, 5, 17})
+    void stageTwoBoundOfTheTwoPassPath(int k) {
+        Random rnd = new Random(40 + k);
+        int V = 1300, r = 32, d = 32, n = 20;
+        FactoredTopKTest.Case c = new FactoredTopKTest.Case(V, d, r, n, k, 700 + k, false);
+        Arrays.fill(c.M, 0f);
+        for (int j = 0; j < r; j++) {
+            c.M[j * d + j] = 1f;
+        }
+        int[] kk = new int[r];
+        for (int j = 0; j < r; j++) {
+            kk[j] = 1 + rnd.nextInt(7);
+        }
+        float[] scale = {1f, 1f, 1f, 2f, 0.5f, -1f};
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < r; j++) {
+                c.U[i * r + j] = scale[i % scale.length] * (1f + kk[j] * 0x1p-12f);
+            }
+        }
+        for (int t = 0; t < V; t++) {
+            int a = rnd.nextInt(r);
+            int b = (a + 1 + rnd.nextInt(r - 1)) % r;
+            for (int q = 0; q < d; q++) {
+                c.E[t * d + q] = 8f;
+            }
+            c.E[t * d + a] += 8f;
+            c.E[t * d + b] -= 8f;
+            c.beta[t] = -(kk[a] - kk[b]) * 0x1p-9f + rnd.nextInt(8) * 0x1p-14f;
+        }
+        compare(c);
+    }
+
     /** The bf16 gate re-scores few pairs on ordinary data and (near-)everything when it cannot tell. */
     @Test
     void bf16GateRescoresOnlyCandidates() {
