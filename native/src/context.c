@@ -193,6 +193,25 @@ int hs_pack_m(hs_ctx *c, const float *M, int r, int d) {
     return 0;
 }
 
+void hs_pack_e(const float *E, int V, int d, float *Ep, int b0, int b1) {
+    for (int b = b0; b < b1; b++) {
+        float *dst = Ep + (size_t) b * d * HS_PACK;
+        for (int m = 0; m < HS_PACK; m++) {
+            const int t = b * HS_PACK + m;
+            if (t < V) {
+                const float *src = E + (size_t) t * d;
+                for (int cc = 0; cc < d; cc++) {
+                    dst[(size_t) cc * HS_PACK + m] = src[cc];
+                }
+            } else {
+                for (int cc = 0; cc < d; cc++) {
+                    dst[(size_t) cc * HS_PACK + m] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
 void hs_load_tile(hs_ctx *c, const float *src, int ld, int len) {
     int r = c->r, rp = c->rp;
     int lenp = (len + HS_PACK - 1) / HS_PACK * HS_PACK;

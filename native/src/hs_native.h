@@ -102,6 +102,8 @@ void hs_ctx_free(hs_ctx *c);
 int hs_begin(hs_ctx *c, const float *U, int n, int r, int k, int bf16);
 /* Packs M (r x d) transposed into mt. 0 on success. */
 int hs_pack_m(hs_ctx *c, const float *M, int r, int d);
+/* The packed E of FactoredTopK.Prepared (Ep[(b * d + c) * 4 + m] = E[4b + m][c], zero rows past V) for blocks b0 .. b1. */
+void hs_pack_e(const float *E, int V, int d, float *Ep, int b0, int b1);
 /* Copies a token-major tile (src[q * ld + j]) into at, zeroing the rows past len up to a multiple of HS_PACK. */
 void hs_load_tile(hs_ctx *c, const float *src, int ld, int len);
 /* Copies at out to a token-major array (dst[q * ld + j], j < r). */
@@ -128,14 +130,14 @@ void hs_margin_constants(int r, float *cc, float *c2, float *tiny);
 
 
 /* stage1_bf16.c: the two-pass path's stage 1 in bf16 and the constants of its bound */
-float hs_prepare_e_bf16(const float *Ep, int V, int d, uint32_t *epb, float *ne, float *nel);
+float hs_prepare_e_bf16(const float *E, int V, int d, uint32_t *eb, float *ne, float *nel);
 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, int r, int d, float emax, float betamax);
-void hs_stage1_bf16(hs_ctx *c, const uint32_t *epb, int d, int t0, int len);
+void hs_stage1_bf16(hs_ctx *c, const uint32_t *eb, int d, int t0, int len);
 
 /* stage1_avx512.c: exact columns of A (the stage-1 chains) for cnt tokens from row-major E, out[q * rp + j] */
 void hs_stage1_columns_avx512(const hs_ctx *c, const float *E, int d, const int32_t *tok, int cnt, float *out);
 
 /* twopass.c: one head through both passes (see twopass.c); 0, 1 (refused: use the one-pass path), < 0 errors */
-int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *epb, const float *ne,
+int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *eb, const float *ne,
                     const float *nel, float emax, const float *E, const float *beta, float betamax, int V, int d);
 #endif

@@ -136,13 +136,13 @@ JNIEXPORT jfloatArray JNICALL FN(marginConstants)(JNIEnv *env, jclass cls, jint 
 }
 
 /*
- * The two-pass path's vocabulary side (stage1_bf16.c): epb (int[Vpad * ((d + 1) / 2)]), ne and
- * nel (float[V]) from the packed E; returns max ||E_t|| (+inf: the path is not usable).
+ * The two-pass path's vocabulary side (stage1_bf16.c): E in bf16 pairs (eb, int[Vpad * ((d + 1) / 2)]),
+ * ne and nel (float[V]) from E (row-major); returns max ||E_t|| (+inf: the path is not usable).
  */
-JNIEXPORT jfloat JNICALL FN(prepareE)(JNIEnv *env, jclass cls, jfloatArray Ep, jint V, jint d, jintArray epb,
+JNIEXPORT jfloat JNICALL FN(prepareE)(JNIEnv *env, jclass cls, jfloatArray E, jint V, jint d, jintArray eb,
                                       jfloatArray ne, jfloatArray nel) {
     (void) cls;
-    jarray arrays[4] = {Ep, epb, ne, nel};
+    jarray arrays[4] = {E, eb, ne, nel};
     void *p[4] = {0};
     int got = 0;
     for (; got < 4; got++) {
@@ -165,11 +165,11 @@ JNIEXPORT jfloat JNICALL FN(prepareE)(JNIEnv *env, jclass cls, jfloatArray Ep, j
  * One head through the two-pass path (twopass.c), after begin (with bf16) and packM: 0 (then
  * finish), 1 (a guard refused the head: run the one-pass path), < 0 errors (-2 out of memory).
  */
-JNIEXPORT jint JNICALL FN(twoPass)(JNIEnv *env, jclass cls, jlong h, jfloatArray M, jfloatArray U, jintArray epb,
+JNIEXPORT jint JNICALL FN(twoPass)(JNIEnv *env, jclass cls, jlong h, jfloatArray M, jfloatArray U, jintArray eb,
                                    jfloatArray ne, jfloatArray nel, jfloat emax, jfloatArray E, jfloatArray beta,
                                    jfloat betamax, jint V, jint d) {
     (void) cls;
-    jarray arrays[7] = {M, U, epb, ne, nel, E, beta};
+    jarray arrays[7] = {M, U, eb, ne, nel, E, beta};
     void *p[7] = {0};
     int rc = -3;
     int got = 0;
@@ -191,4 +191,20 @@ JNIEXPORT jint JNICALL FN(twoPass)(JNIEnv *env, jclass cls, jlong h, jfloatArray
 JNIEXPORT jlong JNICALL FN(columns)(JNIEnv *env, jclass cls, jlong h) {
     (void) env; (void) cls;
     return CTX(h)->columns;
+}
+
+/* FactoredTopK.prepare's repacking of E (blocks b0 .. b1 of 4 tokens), without the JIT's warm-up. */
+JNIEXPORT void JNICALL FN(packE)(JNIEnv *env, jclass cls, jfloatArray E, jint V, jint d, jfloatArray Ep, jint b0,
+                                 jint b1) {
+    (void) cls;
+    float *e = (*env)->GetPrimitiveArrayCritical(env, E, NULL);
+    if (e == NULL) {
+        return;
+    }
+    float *ep = (*env)->GetPrimitiveArrayCritical(env, Ep, NULL);
+    if (ep != NULL) {
+        hs_pack_e(e, V, d, ep, b0, b1);
+        (*env)->ReleasePrimitiveArrayCritical(env, Ep, ep, 0);
+    }
+    (*env)->ReleasePrimitiveArrayCritical(env, E, e, JNI_ABORT);
 }

@@ -39,84 +39,88 @@
 
 /* ---- the vocabulary side ---------------------------------------------------------------- */
 
-/*
- * From the packed fp32 E (Ep[(b * d + c) * 4 + m] = E[4b + m][c], V rounded up to a multiple of 4
- * with zero rows): the bf16 pairs per block of 4 tokens, epb[(b * dh + p) * 4 + m] =
- * bf16 E[4b+m][2p] | bf16 E[4b+m][2p+1] << 16 (dh = (d + 1) / 2, zero past d), and per token
- * ne[t] >= ||E_t||, nel[t] >= ||E_t - Eh_t||. Returns max ne, or +inf when some row is not finite
- * or its norm reaches 2^60 (the two-pass path is then not used).
- *
- * bf16 rounding is to nearest even on the bits (as hs_bf16_bits; non-finite rows are refused
- * anyway). The norms are sums of squares (every term >= 0): fp32 FMAs per lane, at most d / 4 + 1
- * roundings, then the lanes in double; the relative error is below (d + 2) 2^-24, by which the sum
- * is rounded up before the square root, and 2^-60 is added for gradual underflow.
- */
+/* The bf16 bits of 16 floats, rounded to nearest even on the bits (as hs_bf16_bits; no DAZ). */
 static HS_AVX512 __m512i rne_bits(__m512 x) {
     __m512i b = _mm512_castps_si512(x);
     __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
     return _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
 }
 
-HS_AVX512 float hs_prepare_e_bf16(const float *Ep, int V, int d, uint32_t *epb, float *ne, float *nel) {
-    const int vp = (V + HS_PACK - 1) / HS_PACK * HS_PACK;
-    const int dh = (d + 1) / 2;
-    const int d4 = d / 4 * 4; /* columns handled 4 at a time (one vector: 4 columns x 4 tokens) */
-    const __m512i lo_idx = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i hi_idx = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0);
-    const double up = 1.0 + (d + 2) * 0x1p-24;
-    float emax = 0.0f;
-    int bad = 0;
-    for (int b = 0; b < vp / HS_PACK; b++) {
-        const float *src = Ep + (size_t) b * d * HS_PACK;
-        uint32_t *dst = epb + (size_t) b * dh * HS_PACK;
-        __m512 s = _mm512_setzero_ps(), sl = _mm512_setzero_ps();
-        for (int c0 = 0; c0 < d4; c0 += 4) {
-            __m512 x = _mm512_loadu_ps(src + c0 * HS_PACK);
-            __m512i h = rne_bits(x);
-            __m512 hv = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
-            __m512 l = _mm512_sub_ps(x, hv); /* exact */
-            s = _mm512_fmadd_ps(x, x, s);
-            sl = _mm512_fmadd_ps(l, l, sl);
-            __m512i lo = _mm512_permutexvar_epi32(lo_idx, h);
-            __m512i hi = _mm512_permutexvar_epi32(hi_idx, h);
-            __m512i w = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
-            _mm256_storeu_si256((__m256i *) (dst + (c0 / 2) * HS_PACK), _mm512_castsi512_si256(w));
-        }
-        float sq[HS_L], sql[HS_L];
-        _mm512_storeu_ps(sq, s);
-        _mm512_storeu_ps(sql, sl);
-        double tot[HS_PACK], totl[HS_PACK];
-        for (int m = 0; m < HS_PACK; m++) {
-            tot[m] = (double) sq[m] + sq[m + 4] + sq[m + 8] + sq[m + 12];
-            totl[m] = (double) sql[m] + sql[m + 4] + sql[m + 8] + sql[m + 12];
-        }
-        for (int c = d4; c < d; c++) { /* the columns left (d not a multiple of 4) */
-            for (int m = 0; m < HS_PACK; m++) {
-                float x = src[c * HS_PACK + m];
-                uint32_t h = hs_bf16_bits(x);
-                double l = (double) x - (double) hs_bf16_value(h);
-                tot[m] += (double) x * x;
-                totl[m] += l * l;
-                uint32_t *w = dst + (c / 2) * HS_PACK + m;
-                *w = (c % 2 == 0) ? h : (*w | h << 16);
-            }
-        }
-        for (int m = 0; m < HS_PACK; m++) {
-            const int t = b * HS_PACK + m;
-            double n = sqrt(tot[m] * up) * (1.0 + 0x1p-40) + 0x1p-60;
-            double nl = sqrt(totl[m] * up) * (1.0 + 0x1p-40) + 0x1p-60;
-            if (!(n < 0x1p60) || !(nl < 0x1p60)) {
-                bad = 1;
-            }
-            if (t < V) {
-                ne[t] = (float) (n * (1.0 + 0x1p-20));
-                nel[t] = (float) (nl * (1.0 + 0x1p-20));
-                if (ne[t] > emax) {
-                    emax = ne[t];
-                }
-            }
+/*
+ * One row of E in bf16 pairs: w[p] = bf16 x[2p] | bf16 x[2p+1] << 16 for p < (d + 1) / 2 (zero
+ * past d); with s, sl non-null also the sums of squares of x and of x - bf16(x) (fp32 lanes, then
+ * double). The one rounding that stage 1 uses, in both the tiles and the norms.
+ */
+static HS_AVX512 void row_bf16(const float *x, int d, uint32_t *w, double *s, double *sl) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const int d32 = d / 32 * 32;
+    __m512 a = _mm512_setzero_ps(), al = _mm512_setzero_ps();
+    for (int c0 = 0; c0 < d32; c0 += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + c0), x1 = _mm512_loadu_ps(x + c0 + 16);
+        __m512i h0 = rne_bits(x0), h1 = rne_bits(x1);
+        __m512i lo = _mm512_permutex2var_epi32(h0, ev, h1);
+        __m512i hi = _mm512_permutex2var_epi32(h0, od, h1);
+        _mm512_storeu_si512((void *) (w + c0 / 2), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        if (s != NULL) {
+            __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_slli_epi32(h0, 16))); /* exact */
+            __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_slli_epi32(h1, 16)));
+            a = _mm512_fmadd_ps(x0, x0, _mm512_fmadd_ps(x1, x1, a));
+            al = _mm512_fmadd_ps(l0, l0, _mm512_fmadd_ps(l1, l1, al));
         }
     }
+    double tot = 0.0, totl = 0.0;
+    if (s != NULL) {
+        tot = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                                                 _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
+        totl = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(al)),
+                                                  _mm512_cvtps_pd(_mm512_extractf32x8_ps(al, 1))));
+    }
+    for (int c = d32; c < d; c += 2) { /* the columns left */
+        float x0 = x[c], x1 = c + 1 < d ? x[c + 1] : 0.0f;
+        uint32_t h0 = hs_bf16_bits(x0), h1 = hs_bf16_bits(x1);
+        double l0 = (double) x0 - (double) hs_bf16_value(h0);
+        double l1 = (double) x1 - (double) hs_bf16_value(h1);
+        tot += (double) x0 * x0 + (double) x1 * x1;
+        totl += l0 * l0 + l1 * l1;
+        w[c / 2] = h0 | h1 << 16;
+    }
+    if (s != NULL) {
+        *s = tot;
+        *sl = totl;
+    }
+}
+
+/*
+ * E (row-major, E[t * d + c]) in bf16 pairs, row-major too: eb[t * dh + p] = bf16 E[t][2p] |
+ * bf16 E[t][2p+1] << 16 (dh = (d + 1) / 2; rows V .. Vpad of the padding to a multiple of 4 zero),
+ * and per token ne[t] >= ||E_t|| and nel[t] >= ||E_t - Eh_t||. Returns max ne, or +inf when some
+ * row is not finite or its norm reaches 2^60 (the two-pass path is then not used). The sums of
+ * squares (every term >= 0) have a relative error below (d + 2) 2^-24 (fp32 FMAs per lane, then
+ * double), by which they are rounded up before the square root; 2^-60 is added for gradual
+ * underflow.
+ */
+HS_AVX512 float hs_prepare_e_bf16(const float *E, int V, int d, uint32_t *eb, float *ne, float *nel) {
+    const double up = 1.0 + (d + 2) * 0x1p-24;
+    const int dh = (d + 1) / 2;
+    const int vp = (V + HS_PACK - 1) / HS_PACK * HS_PACK;
+    float emax = 0.0f;
+    int bad = 0;
+    for (int t = 0; t < V; t++) {
+        double tot, totl;
+        row_bf16(E + (size_t) t * d, d, eb + (size_t) t * dh, &tot, &totl);
+        double n = sqrt(tot * up) * (1.0 + 0x1p-40) + 0x1p-60;
+        double nl = sqrt(totl * up) * (1.0 + 0x1p-40) + 0x1p-60;
+        if (!(n < 0x1p60) || !(nl < 0x1p60)) {
+            bad = 1;
+        }
+        ne[t] = (float) (n * (1.0 + 0x1p-20));
+        nel[t] = (float) (nl * (1.0 + 0x1p-20));
+        if (ne[t] > emax) {
+            emax = ne[t];
+        }
+    }
+    memset(eb + (size_t) V * dh, 0, sizeof(uint32_t) * (size_t) (vp - V) * dh);
     return bad ? INFINITY : emax;
 }
 
@@ -272,23 +276,25 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
 /* ---- the tile -------------------------------------------------------------------------- */
 
 #define DEF_K1B(NV)                                                                              \
-    static HS_AVX512_BF16 void k1b_##NV(const uint32_t *eb, int dh, const uint32_t *mt2, int rp, \
-                                        float *at) {                                             \
+    static HS_AVX512_BF16 void k1b_##NV(const uint32_t *eb, int dhs, int dh, const uint32_t *mt2, \
+                                        int rp, float *at) {                                     \
         __m512 acc[4][NV];                                                                       \
         for (int m = 0; m < 4; m++) {                                                            \
             for (int q = 0; q < NV; q++) {                                                       \
                 acc[m][q] = _mm512_setzero_ps();                                                 \
             }                                                                                    \
         }                                                                                        \
+        const uint32_t *e0 = eb, *e1 = eb + dhs, *e2 = eb + 2 * dhs, *e3 = eb + 3 * dhs;         \
         for (int p = 0; p < dh; p++) {                                                           \
             __m512i w[NV];                                                                       \
             for (int q = 0; q < NV; q++) {                                                       \
                 w[q] = _mm512_load_si512((const void *) (mt2 + (size_t) p * rp + q * HS_L));     \
             }                                                                                    \
+            const __m512i x[4] = {_mm512_set1_epi32((int) e0[p]), _mm512_set1_epi32((int) e1[p]), \
+                                  _mm512_set1_epi32((int) e2[p]), _mm512_set1_epi32((int) e3[p])}; \
             for (int m = 0; m < 4; m++) {                                                        \
-                __m512i x = _mm512_set1_epi32((int) eb[4 * p + m]);                              \
                 for (int q = 0; q < NV; q++) {                                                   \
-                    acc[m][q] = _mm512_dpbf16_ps(acc[m][q], (__m512bh) x, (__m512bh) w[q]);      \
+                    acc[m][q] = _mm512_dpbf16_ps(acc[m][q], (__m512bh) x[m], (__m512bh) w[q]);   \
                 }                                                                                \
             }                                                                                    \
         }                                                                                        \
@@ -304,21 +310,21 @@ DEF_K1B(2)
 DEF_K1B(3)
 DEF_K1B(4)
 
-/* at = A^ for tokens t0 .. t0+len (len rounded up to HS_PACK; t0 a multiple of HS_PACK). */
-HS_AVX512_BF16 void hs_stage1_bf16(hs_ctx *c, const uint32_t *epb, int d, int t0, int len) {
+/* at = A^ for tokens t0 .. t0+len (len rounded up to HS_PACK; eb as hs_prepare_e_bf16 made it). */
+HS_AVX512_BF16 void hs_stage1_bf16(hs_ctx *c, const uint32_t *eb, int d, int t0, int len) {
     const int rp = c->rp, nvr = rp / HS_L, dh = (d + 1) / 2;
     const int lenp = (len + HS_PACK - 1) / HS_PACK * HS_PACK;
     for (int b = 0; b < lenp; b += HS_PACK) {
-        const uint32_t *eb = epb + (size_t) (t0 + b) * dh;
+        const uint32_t *e = eb + (size_t) (t0 + b) * dh;
         float *at = c->at + (size_t) b * rp;
         for (int v0 = 0; v0 < nvr; v0 += 4) {
             const uint32_t *mt2 = c->mt2 + v0 * HS_L;
             float *a = at + v0 * HS_L;
             switch (nvr - v0 >= 4 ? 4 : nvr - v0) {
-            case 4: k1b_4(eb, dh, mt2, rp, a); break;
-            case 3: k1b_3(eb, dh, mt2, rp, a); break;
-            case 2: k1b_2(eb, dh, mt2, rp, a); break;
-            default: k1b_1(eb, dh, mt2, rp, a); break;
+            case 4: k1b_4(e, dh, dh, mt2, rp, a); break;
+            case 3: k1b_3(e, dh, dh, mt2, rp, a); break;
+            case 2: k1b_2(e, dh, dh, mt2, rp, a); break;
+            default: k1b_1(e, dh, dh, mt2, rp, a); break;
             }
         }
     }

@@ -3,8 +3,19 @@
  *
  * Pass 1 streams the vocabulary once: each tile of A^ (stage 1 in bf16, stage1_bf16.c) is
  * rounded to bf16 and multiplied with the rows in bf16 (stage 2's VDPBF16PS form,
- * stage2_bf16.c), giving approx[i][t]. With m[i][t] the sum of stage 2's margin and stage 1's
- * (stage1_bf16.c proves both), every exact logit lies in [approx - m, approx + m]. Per row the
+ * stage2_bf16.c), giving approx[i][t]. With m[i][t] the sum of stage 2's margin (below) and stage
+ * 1's (stage1_bf16.c), every exact logit lies in [approx - m, approx + m].
+ *
+ * Stage 2's margin on this path. u = U[i], a = A^_t, uh and ah their bf16 roundings as stored.
+ * uh.ah - u.a = (uh - u).a + uh.(ah - a) exactly, so |uh.ah - u.a| <= ||u - uh|| ||a|| +
+ * ||uh|| ||a - ah|| (Cauchy-Schwarz; the residual norms are computed in double from the stored
+ * values and rounded up: cnu's first term, hu, and ea per token). VDPBF16PS adds the r products
+ * to beta with at most r roundings: gamma_r (|beta| + ||uh|| ||ah||), ||ah|| <= (1 + 2^-8) ||a||
+ * (cnu's second term, g2 ||uh||, and stage 2's c2 |beta| in tb); bf16 subnormals read as zero and
+ * flushed results are covered by stage 2's tiny terms (rnu, tb) as in stage2_bf16.c. The exact
+ * logit's own chain (beta, then r FMAs on the exact A) is bounded in stage1_bf16.c (g1, c2_add).
+ * Per (row, token): m = tb_t + rnu_i + cnu_i na_t + hu_i ea_t + pm_i ne_t + qm_i nel_t, each term
+ * rounded up by at least 2^-20 relative, more than the five fp32 roundings of the sum. Per row the
  * pass keeps the k largest lower bounds seen so far; tau, the float just below the k-th of them,
  * is a lower bound of the row's final exact k-th value (k tokens are known to reach it). A token
  * whose upper bound is below tau when it is seen can never be in the top-k and is dropped; the
@@ -284,7 +295,7 @@ static HS_AVX512 int pass2(hs_ctx *c, const float *U, const float *E, const floa
 }
 
 
-int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *epb, const float *ne,
+int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *eb, const float *ne,
                     const float *nel, float emax, const float *E, const float *beta, float betamax, int V, int d) {
 #ifdef HS_TIMING
     double tm0 = now_s();
@@ -302,7 +313,7 @@ int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *e
     }
     for (int t0 = 0; t0 < V; t0 += HS_TILE) {
         const int len = V - t0 < HS_TILE ? V - t0 : HS_TILE;
-        hs_stage1_bf16(c, epb, d, t0, len);
+        hs_stage1_bf16(c, eb, d, t0, len);
         TM(1);
         hs_prepare_tile_bf16(c, beta, t0, len);
         for (int v0 = 0; v0 < c->nv; v0 += 4) {

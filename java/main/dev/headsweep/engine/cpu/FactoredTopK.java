@@ -90,25 +90,36 @@ public final class FactoredTopK {
     /**
      * The one-off, shared preparation of the vocabulary side: E repacked so that the kernels'
      * blocks of {@value #PACK} tokens are one contiguous stream ({@code Ep[b][c][m] = E[PACK·b+m][c]},
-     * V rounded up to a multiple of {@value #PACK} with zero rows), and beta padded alike. About 1×
-     * the size of E. Immutable after construction; shared read-only by all threads.
+     * V rounded up to a multiple of {@value #PACK} with zero rows), and beta padded alike. The
+     * repacked copy (about 1× the size of E) is made on first use: the native two-pass path reads
+     * E itself and its own bf16 view, and never needs it. Shared read-only by all threads.
      */
     public static final class Prepared {
         /** E itself (row-major, not copied): the native two-pass path reads single tokens' rows from it. */
         final float[] E;
-        final float[] Ep;
+        private float[] Ep;
         final int V;
         final int d;
         final float[] beta;
         /** The native two-pass path's view of the embedding (NativeKernel.view), made on first use. */
         Object nativeView;
 
-        private Prepared(float[] E, float[] Ep, int V, int d, float[] beta) {
+        private Prepared(float[] E, int V, int d, float[] beta) {
             this.E = E;
-            this.Ep = Ep;
             this.V = V;
             this.d = d;
             this.beta = beta;
+        }
+
+        /** The packed E (see the class comment), made on the first call. */
+        synchronized float[] ep() {
+            if (Ep == null) {
+                if (E == null) {
+                    throw new IllegalStateException("this preparation has no embeddings (prepareBias)");
+                }
+                Ep = pack(E, V, d);
+            }
+            return Ep;
         }
 
         /** V, the number of tokens. */
@@ -121,7 +132,7 @@ public final class FactoredTopK {
          * {@link #prepareBias} only serves runs that read a precomputed A.
          */
         public boolean hasEmbeddings() {
-            return Ep != null;
+            return E != null;
         }
 
         /** d, the model width. */
@@ -243,8 +254,9 @@ public final class FactoredTopK {
     }
 
     /**
-     * Prepares the vocabulary side once for all heads (repacks a copy of E; beta is copied). The
-     * preparation keeps a reference to E itself, which must not change while it is in use.
+     * Prepares the vocabulary side once for all heads (beta is copied; E is repacked on first use
+     * by the kernels that need it). The preparation keeps a reference to E itself, which must not
+     * change while it is in use.
      *
      * @param E    token embeddings, V × d row-major
      * @param V    number of tokens
@@ -263,12 +275,29 @@ public final class FactoredTopK {
             throw new IllegalArgumentException("beta has " + beta.length + " floats, needs V=" + V);
         }
         int vPad = (V + PACK - 1) / PACK * PACK;
-        long size = (long) vPad * d;
-        if (size > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("V*d too large: " + size);
+        if ((long) vPad * d > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("V*d too large: " + (long) vPad * d);
         }
-        float[] Ep = new float[(int) size];
-        java.util.stream.IntStream.range(0, vPad / PACK).parallel().forEach(block -> {
+        float[] b = new float[vPad];
+        if (beta != null) {
+            System.arraycopy(beta, 0, b, 0, V);
+        }
+        return new Prepared(E, V, d, b);
+    }
+
+    /** E packed in blocks of {@value #PACK} tokens ({@code Ep[b][c][m] = E[PACK·b+m][c]}, zero rows past V). */
+    private static float[] pack(float[] E, int V, int d) {
+        int vPad = (V + PACK - 1) / PACK * PACK;
+        float[] Ep = new float[vPad * d];
+        int blocks = vPad / PACK;
+        if (USE_NATIVE) {
+            // the same copy in C: no interpreted loop while the JIT has not compiled it yet
+            int chunks = 8;
+            java.util.stream.IntStream.range(0, chunks).parallel().forEach(ch -> NativeKernel.packE(E, V, d, Ep,
+                    (int) ((long) blocks * ch / chunks), (int) ((long) blocks * (ch + 1) / chunks)));
+            return Ep;
+        }
+        java.util.stream.IntStream.range(0, blocks).parallel().forEach(block -> {
             int t0 = block * PACK;
             int base = t0 * d;
             for (int m = 0; m < PACK && t0 + m < V; m++) {
@@ -278,11 +307,7 @@ public final class FactoredTopK {
                 }
             }
         });
-        float[] b = new float[vPad];
-        if (beta != null) {
-            System.arraycopy(beta, 0, b, 0, V);
-        }
-        return new Prepared(E, Ep, V, d, b);
+        return Ep;
     }
 
     /**
@@ -305,7 +330,7 @@ public final class FactoredTopK {
         if (beta != null) {
             System.arraycopy(beta, 0, b, 0, V);
         }
-        return new Prepared(null, null, V, d, b);
+        return new Prepared(null, V, d, b);
     }
 
     /**
@@ -399,7 +424,7 @@ public final class FactoredTopK {
     private static void checkM(Prepared p, float[] M, int r) {
         Objects.requireNonNull(p, "prepared");
         Objects.requireNonNull(M, "M");
-        if (p.Ep == null) {
+        if (p.E == null) {
             throw new IllegalArgumentException("this preparation has no embeddings (prepareBias): "
                     + "it only serves runs from a precomputed A");
         }

@@ -130,12 +130,15 @@ final class NativeKernel implements FactoredTopK.Kernel {
 
     private static native long rescored(long ctx);
 
-    private static native float prepareE(float[] Ep, int V, int d, int[] epb, float[] ne, float[] nel);
+    private static native float prepareE(float[] E, int V, int d, int[] eb, float[] ne, float[] nel);
 
-    private static native int twoPass(long ctx, float[] M, float[] U, int[] epb, float[] ne, float[] nel, float emax,
+    private static native int twoPass(long ctx, float[] M, float[] U, int[] eb, float[] ne, float[] nel, float emax,
             float[] E, float[] beta, float betamax, int V, int d);
 
     private static native long columns(long ctx);
+
+    /** {@link FactoredTopK#prepare}'s packing of E, blocks {@code b0 .. b1} of 4 tokens (only where {@link #AVAILABLE}). */
+    static native void packE(float[] E, int V, int d, float[] Ep, int b0, int b1);
 
     /** The margin constants {c, c2, tiny} of the bf16 gate for head size r (for tests). */
     static native float[] marginConstants(int r);
@@ -230,7 +233,7 @@ final class NativeKernel implements FactoredTopK.Kernel {
      * The vocabulary side of the two-pass path, made once per preparation: E in bf16 pairs (half the
      * size of E) and the norms of its rows and of their bf16 rounding errors.
      */
-    record Bf16View(int[] epb, float[] ne, float[] nel, float emax, float betamax) {
+    record Bf16View(int[] eb, float[] ne, float[] nel, float emax, float betamax) {
         /** Whether the guards admit this embedding (every ||E_t|| < 2^60, finite; |beta| < 2^110). */
         boolean usable() {
             return emax < 0x1p60f && betamax < 0x1p110f;
@@ -240,18 +243,17 @@ final class NativeKernel implements FactoredTopK.Kernel {
     static Bf16View view(FactoredTopK.Prepared p) {
         synchronized (p) {
             if (p.nativeView == null) {
-                int vPad = p.Ep.length / p.d;
-                int dh = (p.d + 1) / 2;
-                int[] epb = new int[Math.multiplyExact(vPad, dh)];
+                int vPad = (p.V + FactoredTopK.PACK - 1) / FactoredTopK.PACK * FactoredTopK.PACK;
+                int[] eb = new int[Math.multiplyExact(vPad, (p.d + 1) / 2)];
                 float[] ne = new float[p.V];
                 float[] nel = new float[p.V];
-                float emax = prepareE(p.Ep, p.V, p.d, epb, ne, nel);
+                float emax = prepareE(p.E, p.V, p.d, eb, ne, nel);
                 float bmax = 0f;
                 for (int t = 0; t < p.V; t++) {
                     float b = Math.abs(p.beta[t]);
                     bmax = b > bmax || b != b ? b : bmax;
                 }
-                p.nativeView = new Bf16View(epb, ne, nel, emax, bmax != bmax ? Float.POSITIVE_INFINITY : bmax);
+                p.nativeView = new Bf16View(eb, ne, nel, emax, bmax != bmax ? Float.POSITIVE_INFINITY : bmax);
             }
             return (Bf16View) p.nativeView;
         }
@@ -285,7 +287,7 @@ final class NativeKernel implements FactoredTopK.Kernel {
         if (variant == Variant.TWO_PASS && src == null && sink == null && n > 0) {
             Bf16View v = view(p);
             if (v.usable()) {
-                int rc = twoPass(ctx, M, U, v.epb(), v.ne(), v.nel(), v.emax(), p.E, p.beta, v.betamax(), V, d);
+                int rc = twoPass(ctx, M, U, v.eb(), v.ne(), v.nel(), v.emax(), p.E, p.beta, v.betamax(), V, d);
                 if (rc == 0) {
                     finish(ctx, ids, vals);
                     java.lang.ref.Reference.reachabilityFence(this);
@@ -313,7 +315,7 @@ final class NativeKernel implements FactoredTopK.Kernel {
                 }
                 load(ctx, tile, r, len);
             } else {
-                stage1(ctx, p.Ep, d, t0, len, sink != null ? tile : null, r);
+                stage1(ctx, p.ep(), d, t0, len, sink != null ? tile : null, r);
                 if (sink != null) {
                     sink.write(t0, len, tile, r);
                 }

@@ -64,7 +64,7 @@ final class PlainKernel implements FactoredTopK.Kernel {
             int n, int k, int[] ids, float[] vals, FactoredTopK.ATileSink sink) {
         final int V = p.V;
         final int d = p.d;
-        final float[] Ep = p.Ep;
+        final float[] Ep = src == null ? p.ep() : null; // a run from a source never reads E
         final float[] beta = p.beta;
         if (src == null) {
             et = ensure(et, d, TILE);

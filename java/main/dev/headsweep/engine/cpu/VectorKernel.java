@@ -95,7 +95,7 @@ final class VectorKernel implements FactoredTopK.Kernel {
             int n, int k, int[] ids, float[] vals, FactoredTopK.ATileSink sink) {
         final int V = p.V;
         final int d = p.d;
-        final float[] Ep = p.Ep;
+        final float[] Ep = src == null ? p.ep() : null; // a run from a source never reads E
         final float[] beta = p.beta;
         final int rPad = roundUp(r, L);
         final int nPad = roundUp(n, L);
