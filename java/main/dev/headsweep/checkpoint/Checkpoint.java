@@ -175,6 +175,16 @@ public final class Checkpoint implements AutoCloseable {
         s.file().readFloats(s.storedName(), firstElement, dst, dstOffset, count);
     }
 
+    /**
+     * Reads {@code rows} runs of {@code len} elements of tensor {@code name} (row-major), run
+     * {@code q} from element {@code first + q·stride}, as fp32 into {@code dst[q·len ...]}: e.g. the
+     * value columns of {@code c_attn.weight} alone.
+     */
+    public void floats(String name, long first, int len, long stride, int rows, float[] dst) {
+        Source s = source(name);
+        s.file().readFloats(s.storedName(), first, len, stride, rows, dst);
+    }
+
     @Override
     public void close() {
         files.forEach(SafetensorsFile::close);

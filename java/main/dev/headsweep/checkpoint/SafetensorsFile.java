@@ -162,6 +162,44 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads {@code rows} runs of {@code len} elements of tensor {@code name} (row-major), run
+     * {@code q} starting at element {@code first + q·stride}, converted to fp32, into
+     * {@code dst[q·len ...]}: e.g. a block of columns of a matrix, without reading (or allocating)
+     * the rest of it.
+     */
+    public void readFloats(String name, long first, int len, long stride, int rows, float[] dst) {
+        TensorInfo info = info(name);
+        Dtype dtype = dtype(name);
+        if (rows < 0 || len < 0 || stride < len) {
+            throw new IllegalArgumentException("rows " + rows + ", len " + len + ", stride " + stride);
+        }
+        if (rows == 0) {
+            return;
+        }
+        Objects.checkFromIndexSize(first, (rows - 1) * stride + len, info.elementCount());
+        Objects.checkFromIndexSize(0, (long) rows * len, dst.length);
+        long perWindow = Math.max(1, MAP_WINDOW_BYTES / dtype.byteSize() / stride); // rows per mapping
+        try {
+            for (int q0 = 0; q0 < rows; ) {
+                int q1 = (int) Math.min(rows, q0 + perWindow);
+                long position = dataStart + info.begin() + (first + q0 * stride) * dtype.byteSize();
+                long span = ((q1 - q0 - 1) * stride + len) * dtype.byteSize();
+                ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, position, span)
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                for (int q = q0; q < q1; q++) {
+                    ByteBuffer row = mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN)
+                            .position((int) ((q - q0) * stride * dtype.byteSize()));
+                    dtype.decode(row, dst, q * len, len);
+                }
+                q0 = q1;
+            }
+        } catch (IOException e) {
+            throw new HeadSweepException(path + ": cannot read tensor " + name + ": "
+                    + Json.firstLine(e.getMessage()), e);
+        }
+    }
+
     @Override
     public void close() {
         closeQuietly(channel);

@@ -69,14 +69,18 @@ public final class Gpt2Weights {
         progress.update("load", 1, steps);
         for (int l = 0; l < layers.length; l++) {
             String p = "h." + l + ".";
-            float[] attnW = l == 0 ? b0.attnW() : ckpt.floats(p + "attn.c_attn.weight");
-            float[] attnB = l == 0 ? b0.attnB() : ckpt.floats(p + "attn.c_attn.bias");
             float[] wv = new float[d * d];
-            for (int i = 0; i < d; i++) {
-                System.arraycopy(attnW, i * 3 * d + 2 * d, wv, i * d, d);
-            }
             float[] bv = new float[d];
-            System.arraycopy(attnB, 2 * d, bv, 0, d);
+            if (l == 0) {
+                for (int i = 0; i < d; i++) {
+                    System.arraycopy(b0.attnW(), i * 3 * d + 2 * d, wv, i * d, d);
+                }
+                System.arraycopy(b0.attnB(), 2 * d, bv, 0, d);
+            } else {
+                // the value columns alone: W_Q and W_K of layers after 0 are never read
+                ckpt.floats(p + "attn.c_attn.weight", 2L * d, d, 3L * d, d, wv);
+                ckpt.floats(p + "attn.c_attn.bias", 2L * d, bv, 0, d);
+            }
             layers[l] = new LayerOv(
                     l == 0 ? b0.ln1W() : ckpt.floats(p + "ln_1.weight"),
                     l == 0 ? b0.ln1B() : ckpt.floats(p + "ln_1.bias"),

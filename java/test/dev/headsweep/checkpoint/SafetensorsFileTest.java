@@ -62,6 +62,40 @@ class SafetensorsFileTest {
         }
     }
 
+    /** A block of columns read with a stride equals the same columns of the whole tensor, for each dtype. */
+    @Test
+    void stridedReadOfColumns() throws IOException {
+        int rows = 5, cols = 9;
+        float[] all = new float[rows * cols];
+        for (int q = 0; q < all.length; q++) {
+            all[q] = q * 0.25f - 3f; // exact in F16 and BF16 too
+        }
+        for (String dtype : new String[] {"F32", "F16", "BF16"}) {
+            byte[] data = switch (dtype) {
+                case "F32" -> f32(all);
+                default -> {
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(all.length * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    for (float x : all) {
+                        b.putShort(dtype.equals("F16") ? Dtype.floatToHalf(x) : (short) (Float.floatToRawIntBits(x) >>> 16));
+                    }
+                    yield b.array();
+                }
+            };
+            String header = "{" + entry("w", dtype, "[" + rows + "," + cols + "]", 0, data.length) + "}";
+            writeRaw(file(), header, data);
+            try (SafetensorsFile f = SafetensorsFile.open(file())) {
+                float[] got = new float[rows * 3];
+                f.readFloats("w", 6, 3, cols, rows, got); // columns 6..8 of every row
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < 3; c++) {
+                        assertEquals(all[r * cols + 6 + c], got[r * 3 + c], dtype + " row " + r + " column " + (6 + c));
+                    }
+                }
+                assertThrows(IndexOutOfBoundsException.class, () -> f.readFloats("w", 7, 3, cols, rows, new float[rows * 3]));
+            }
+        }
+    }
+
     @Test
     void missingFile() {
         assertOpenFails(file(), "no such file");
