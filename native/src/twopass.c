@@ -43,16 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef HS_TIMING
-#include <stdio.h>
-#include <time.h>
-static double now_s(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-double hs_tm[5];
-long hs_offers;
-#define TM(i) do { double x_ = now_s(); hs_tm[i] += x_ - tm0; tm0 = x_; } while (0)
-#else
-#define TM(i) do { } while (0)
-#endif
 
 /* Appends (t, ub) to a row's list; when full, first drops the entries below tau, then grows. */
 static int list_push(struct hs_list *l, int32_t t, float ub, float tau) {
@@ -89,9 +79,6 @@ static int list_push(struct hs_list *l, int32_t t, float ub, float tau) {
 
 /* A (row, token) whose upper bound reached tau: listed; its lower bound may raise tau. */
 static int pass1_offer(hs_ctx *c, int row, int32_t t, float ub, float lb) {
-#ifdef HS_TIMING
-    hs_offers++;
-#endif
     if (list_push(&c->lists[row], t, ub, c->tau[row]) != 0) {
         return -2;
     }
@@ -275,11 +262,7 @@ static HS_AVX512 int pass2(hs_ctx *c, const float *U, const float *E, const floa
             c->uni[cnt++] = t;
         }
     }
-#ifdef HS_TIMING
-    double tm0 = now_s();
-#endif
     hs_stage1_columns_avx512(c, E, d, c->uni, cnt, c->cols);
-    TM(4);
     c->columns += cnt;
     for (int i = 0; i < n; i++) {
         const struct hs_list *l = &c->lists[i];
@@ -297,11 +280,7 @@ static HS_AVX512 int pass2(hs_ctx *c, const float *U, const float *E, const floa
 
 int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *eb, const float *ne,
                     const float *nel, float emax, const float *E, const float *beta, float betamax, int V, int d) {
-#ifdef HS_TIMING
-    double tm0 = now_s();
-#endif
     int rc = hs_twopass_rows(c, M, U, c->n, c->r, d, emax, betamax);
-    TM(0);
     if (rc != 0) {
         return rc;
     }
@@ -314,7 +293,6 @@ int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *e
     for (int t0 = 0; t0 < V; t0 += HS_TILE) {
         const int len = V - t0 < HS_TILE ? V - t0 : HS_TILE;
         hs_stage1_bf16(c, eb, d, t0, len);
-        TM(1);
         hs_prepare_tile_bf16(c, beta, t0, len);
         for (int v0 = 0; v0 < c->nv; v0 += 4) {
             const int nvq = c->nv - v0 >= 4 ? 4 : c->nv - v0;
@@ -330,9 +308,6 @@ int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *e
                 }
             }
         }
-        TM(2);
     }
-    rc = pass2(c, U, E, beta, V, d);
-    TM(3);
-    return rc;
+    return pass2(c, U, E, beta, V, d);
 }
