@@ -168,9 +168,13 @@ public record OvFactors(float[] m, float[] u) {
     private static float[] centredWo(Gpt2Weights w, HeadId head) {
         int d = w.config().nEmbd();
         int hs = w.config().headSize();
-        int col = head.head() * hs;
+        return centredRows(w.layer(head.layer()).wo(), head.head() * hs * d, hs, d);
+    }
+
+    /** Rows {@code [hs, d]} of {@code src} from {@code off} on, copied, each with its mean removed. */
+    static float[] centredRows(float[] src, int off, int hs, int d) {
         float[] wo = new float[hs * d];
-        System.arraycopy(w.layer(head.layer()).wo(), col * d, wo, 0, hs * d);
+        System.arraycopy(src, off, wo, 0, hs * d);
         for (int j = 0; j < hs; j++) {
             float sum = 0f;
             for (int i = 0; i < d; i++) {
@@ -202,36 +206,39 @@ public record OvFactors(float[] m, float[] u) {
         float[] e = w.wte();
         float[] b = w.lnfB();
         float[] beta = new float[vocab];
-        // Each token's sum runs in index order, as one loop per token would (same bits); four
-        // tokens' sums are interleaved so that they do not wait on each other, and blocks of tokens
-        // run in parallel.
+        // Blocks of tokens in parallel.
         int block = 1024;
-        java.util.stream.IntStream.range(0, (vocab + block - 1) / block).parallel().forEach(blk -> {
-            int t = blk * block;
-            int end = Math.min(vocab, t + block);
-            for (; t + 4 <= end; t += 4) {
-                float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
-                int e0 = t * d, e1 = e0 + d, e2 = e1 + d, e3 = e2 + d;
-                for (int i = 0; i < d; i++) {
-                    float bi = b[i];
-                    s0 += bi * e[e0 + i];
-                    s1 += bi * e[e1 + i];
-                    s2 += bi * e[e2 + i];
-                    s3 += bi * e[e3 + i];
-                }
-                beta[t] = s0;
-                beta[t + 1] = s1;
-                beta[t + 2] = s2;
-                beta[t + 3] = s3;
-            }
-            for (; t < end; t++) {
-                float s = 0f;
-                for (int i = 0; i < d; i++) {
-                    s += b[i] * e[t * d + i];
-                }
-                beta[t] = s;
-            }
-        });
+        java.util.stream.IntStream.range(0, (vocab + block - 1) / block).parallel()
+                .forEach(blk -> beta(e, b, d, blk * block, Math.min(vocab, blk * block + block), beta));
         return beta;
+    }
+
+    /** {@code beta[t] = Σ_i b[i]·e[t·d + i]} for tokens {@code from .. to}. */
+    static void beta(float[] e, float[] b, int d, int from, int to, float[] beta) {
+        // Each token's sum runs in index order, as one loop per token would (same bits); four
+        // tokens' sums are interleaved so that they do not wait on each other.
+        int t = from;
+        for (; t + 4 <= to; t += 4) {
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            int e0 = t * d, e1 = e0 + d, e2 = e1 + d, e3 = e2 + d;
+            for (int i = 0; i < d; i++) {
+                float bi = b[i];
+                s0 += bi * e[e0 + i];
+                s1 += bi * e[e1 + i];
+                s2 += bi * e[e2 + i];
+                s3 += bi * e[e3 + i];
+            }
+            beta[t] = s0;
+            beta[t + 1] = s1;
+            beta[t + 2] = s2;
+            beta[t + 3] = s3;
+        }
+        for (; t < to; t++) {
+            float s = 0f;
+            for (int i = 0; i < d; i++) {
+                s += b[i] * e[t * d + i];
+            }
+            beta[t] = s;
+        }
     }
 }
