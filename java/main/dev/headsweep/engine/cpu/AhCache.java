@@ -24,10 +24,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import java.util.zip.CRC32C;
@@ -194,19 +194,14 @@ public final class AhCache {
             } while (from < len);
         }
         byte[][] digests = new byte[chunks.size()][];
-        parallel(threads, chunks.size(), c -> {
+        // Largest chunks first, each thread taking the next: the threads finish together.
+        int[] order = IntStream.range(0, chunks.size()).boxed()
+                .sorted(java.util.Comparator.comparingInt((Integer c) -> chunks.get(c).to() - chunks.get(c).from())
+                        .reversed())
+                .mapToInt(Integer::intValue).toArray();
+        parallel(threads, order, c -> {
             Chunk ch = chunks.get(c);
-            MessageDigest md = sha256();
-            ByteBuffer bb = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            FloatBuffer fb = bb.asFloatBuffer();
-            float[] a = tensors.get(ch.tensor());
-            for (int off = ch.from(); off < ch.to(); ) {
-                int len = Math.min(fb.capacity(), ch.to() - off);
-                fb.put(0, a, off, len);
-                md.update(bb.array(), 0, len * Float.BYTES);
-                off += len;
-            }
-            digests[c] = md.digest();
+            digests[c] = digest(tensors.get(ch.tensor()), ch.from(), ch.to());
         });
         MessageDigest md = sha256();
         ByteBuffer head = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
@@ -223,6 +218,23 @@ public final class AhCache {
         return new Key(md.digest(), System.nanoTime() - t0);
     }
 
+    /**
+     * SHA-256 of {@code a[from .. to)} as fp32 little-endian bytes. Its own method so that
+     * {@link JitWarmUp} can have it compiled before the key is hashed.
+     */
+    static byte[] digest(float[] a, int from, int to) {
+        MessageDigest md = sha256();
+        ByteBuffer bb = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer fb = bb.asFloatBuffer();
+        for (int off = from; off < to; ) {
+            int len = Math.min(fb.capacity(), to - off);
+            fb.put(0, a, off, len);
+            md.update(bb.array(), 0, len * Float.BYTES);
+            off += len;
+        }
+        return md.digest();
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
@@ -231,30 +243,49 @@ public final class AhCache {
         }
     }
 
-    /** Runs {@code body(i)} for i in [0, count) on {@code threads} threads (no pool when 1). */
-    private static void parallel(int threads, int count, java.util.function.IntConsumer body) {
-        if (threads <= 1 || count <= 1) {
-            for (int i = 0; i < count; i++) {
-                body.accept(i);
+    /**
+     * Runs {@code body(i)} for each i of {@code order} on {@code threads} threads (the caller and
+     * {@code threads - 1} helpers), each taking the next i in that order when it is free.
+     */
+    private static void parallel(int threads, int[] order, java.util.function.IntConsumer body) {
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            try {
+                for (int i; failure.get() == null && (i = next.getAndIncrement()) < order.length; ) {
+                    body.accept(order[i]);
+                }
+            } catch (RuntimeException | Error e) {
+                failure.compareAndSet(null, e);
             }
-            return;
+        };
+        Thread[] helpers = new Thread[Math.max(0, Math.min(threads, order.length) - 1)];
+        for (int t = 0; t < helpers.length; t++) {
+            helpers[t] = new Thread(worker, "headsweep-hash");
+            helpers[t].setDaemon(true);
+            helpers[t].start();
         }
-        ForkJoinPool pool = new ForkJoinPool(threads);
-        try {
-            pool.submit(() -> IntStream.range(0, count).parallel().forEach(body)).get();
-        } catch (InterruptedException e) {
+        worker.run();
+        boolean interrupted = false;
+        for (Thread t : helpers) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the helpers finish their chunk and stop soon
+                }
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdown();
+        }
+        Throwable f = failure.get();
+        if (f instanceof RuntimeException re) {
+            throw re;
+        }
+        if (f instanceof Error err) {
+            throw err;
         }
     }
 

@@ -143,11 +143,48 @@ class AhCacheTest {
     }
 
     @Test
-    void theKeyIsTheContentOfWhatAhDependsOn() {
+    void theKeyIsTheContentOfWhatAhDependsOn() throws Exception {
         AhCache.Key k1 = AhCache.key(weights, 1);
         AhCache.Key k2 = AhCache.key(weights, 2);
         assertArrayEquals(k1.sha256(), k2.sha256(), "the key does not depend on the threads");
+        assertArrayEquals(k1.sha256(), AhCache.key(weights, 5).sha256());
         assertEquals(64, k1.hex().length());
+        assertArrayEquals(referenceKey(weights), k1.sha256(), "the format of the key (existing entries stay valid)");
+    }
+
+    /** The key as the class comment defines it, one chunk of 4M floats after the other. */
+    static byte[] referenceKey(Gpt2Weights w) throws Exception {
+        var cfg = w.config();
+        List<float[]> tensors = new ArrayList<>();
+        for (int l = 0; l < cfg.nLayer(); l++) {
+            tensors.add(w.layer(l).wo());
+        }
+        tensors.add(w.lnfW());
+        tensors.add(w.wte());
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        head.put("headsweep A_h v1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        head.putInt(cfg.nLayer()).putInt(cfg.nHead()).putInt(cfg.headSize()).putInt(cfg.nEmbd())
+                .putInt(cfg.vocabSize()).putInt(1).putInt(tensors.size());
+        md.update(head.array(), 0, head.position());
+        int chunk = 1 << 22;
+        for (int i = 0; i < tensors.size(); i++) {
+            float[] a = tensors.get(i);
+            int from = 0;
+            do {
+                int to = Math.min(a.length, from + chunk);
+                java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate((to - from) * 4)
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                for (int j = from; j < to; j++) {
+                    bytes.putFloat(a[j]);
+                }
+                java.nio.ByteBuffer at = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                md.update(at.putInt(i).putInt(from).putInt(to).array());
+                md.update(java.security.MessageDigest.getInstance("SHA-256").digest(bytes.array()));
+                from += chunk;
+            } while (from < a.length);
+        }
+        return md.digest();
     }
 
     @Test
