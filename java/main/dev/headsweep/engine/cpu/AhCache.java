@@ -199,9 +199,10 @@ public final class AhCache {
                 .sorted(java.util.Comparator.comparingInt((Integer c) -> chunks.get(c).to() - chunks.get(c).from())
                         .reversed())
                 .mapToInt(Integer::intValue).toArray();
+        ThreadLocal<ByteBuffer> scratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(1 << 20));
         parallel(threads, order, c -> {
             Chunk ch = chunks.get(c);
-            digests[c] = digest(tensors.get(ch.tensor()), ch.from(), ch.to());
+            digests[c] = digest(tensors.get(ch.tensor()), ch.from(), ch.to(), scratch.get());
         });
         MessageDigest md = sha256();
         ByteBuffer head = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
@@ -219,12 +220,13 @@ public final class AhCache {
     }
 
     /**
-     * SHA-256 of {@code a[from .. to)} as fp32 little-endian bytes. Its own method so that
+     * SHA-256 of {@code a[from .. to)} as fp32 little-endian bytes, through {@code scratch} (a heap
+     * buffer of at least 4 bytes). Its own method so that
      * {@link JitWarmUp} can have it compiled before the key is hashed.
      */
-    static byte[] digest(float[] a, int from, int to) {
+    static byte[] digest(float[] a, int from, int to, ByteBuffer scratch) {
         MessageDigest md = sha256();
-        ByteBuffer bb = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bb = scratch.clear().order(ByteOrder.LITTLE_ENDIAN);
         FloatBuffer fb = bb.asFloatBuffer();
         for (int off = from; off < to; ) {
             int len = Math.min(fb.capacity(), to - off);

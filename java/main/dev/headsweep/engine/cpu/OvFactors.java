@@ -32,8 +32,19 @@ public record OvFactors(float[] m, float[] u) {
      * @param z the keyword rows after the head's layer's ln_1, {@code [n, d]}
      */
     public static float[] u(Gpt2Weights w, HeadId head, float[] z, int n) {
-        return u(w, head, centredWo(w, head), z, n);
+        int d = w.config().nEmbd();
+        int hs = w.config().headSize();
+        float[] wo = CENTRED.get();
+        if (wo == null || wo.length < hs * d) {
+            wo = new float[hs * d];
+            CENTRED.set(wo);
+        }
+        centredRows(w.layer(head.layer()).wo(), head.head() * hs * d, hs, d, wo);
+        return u(w, head, wo, z, n);
     }
+
+    /** Each thread's scratch for {@code W̃_O} in {@link #u(Gpt2Weights, HeadId, float[], int)}. */
+    private static final ThreadLocal<float[]> CENTRED = new ThreadLocal<>();
 
     private static float[] u(Gpt2Weights w, HeadId head, float[] wo, float[] z, int n) {
         var cfg = w.config();
@@ -173,7 +184,11 @@ public record OvFactors(float[] m, float[] u) {
 
     /** Rows {@code [hs, d]} of {@code src} from {@code off} on, copied, each with its mean removed. */
     static float[] centredRows(float[] src, int off, int hs, int d) {
-        float[] wo = new float[hs * d];
+        return centredRows(src, off, hs, d, new float[hs * d]);
+    }
+
+    /** As {@link #centredRows(float[], int, int, int)}, into {@code wo} (at least {@code hs × d}). */
+    static float[] centredRows(float[] src, int off, int hs, int d, float[] wo) {
         System.arraycopy(src, off, wo, 0, hs * d);
         for (int j = 0; j < hs; j++) {
             float sum = 0f;

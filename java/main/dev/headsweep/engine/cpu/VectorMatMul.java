@@ -127,12 +127,24 @@ final class VectorMatMul {
     // FMA), exactly as OvFactors' scalar loops; the vector lanes hold different sums side by side.
     // Same operations on the same operands in the same order per sum: the same bits.
 
+    /** Each thread's scratch for W̃_Oᵀ in {@link #gram} (393 KB for GPT-2; reused, not garbage per head). */
+    private static final ThreadLocal<double[]> TRANSPOSED = new ThreadLocal<>();
+
+    private static double[] transposed(int size) {
+        double[] t = TRANSPOSED.get();
+        if (t == null || t.length < size) {
+            t = new double[size];
+            TRANSPOSED.set(t);
+        }
+        return t;
+    }
+
     /** Rows of W̃_Oᵀ per pass of {@link #gram}: a block of {@code IB × hs} doubles stays in L1. */
     private static final int IB = 32;
 
     /** {@link OvFactors#gram}: {@code G[a][b] = Σ_i wo[a][i]·wo[b][i]} (in double), exactly symmetric. */
     static double[] gram(float[] wo, int hs, int d) {
-        double[] t = new double[d * hs]; // W̃_Oᵀ in double: t[i·hs + b] = wo[b·d + i]
+        double[] t = transposed(d * hs); // W̃_Oᵀ in double: t[i·hs + b] = wo[b·d + i]
         for (int b = 0; b < hs; b++) {
             int ob = b * d;
             for (int i = 0; i < d; i++) {
