@@ -139,9 +139,6 @@ final class VectorMatMul {
         return t;
     }
 
-    /** Rows of W̃_Oᵀ per pass of {@link #gram}: a block of {@code IB × hs} doubles stays in L1. */
-    private static final int IB = 32;
-
     /** {@link OvFactors#gram}: {@code G[a][b] = Σ_i wo[a][i]·wo[b][i]} (in double), exactly symmetric. */
     static double[] gram(float[] wo, int hs, int d) {
         double[] t = transposed(d * hs); // W̃_Oᵀ in double: t[i·hs + b] = wo[b·d + i]
@@ -151,58 +148,99 @@ final class VectorMatMul {
                 t[i * hs + b] = wo[ob + i];
             }
         }
-        // Row a holds the running sums G[a][b] for b from the lane block of a on; the terms i are
-        // added in blocks of IB, block after block, so each sum still runs i = 0, 1, ... in order.
+        // Rows a and a + 1 together (they share the lane block of a, LD being even), from that
+        // block on: eight sums side by side share each load of W̃_Oᵀ. Whole vectors are stored, so
+        // some entries below the diagonal are written too, with the same sums as their mirror
+        // images (the products commute exactly); the mirror step below writes them again.
         double[] g = new double[hs * hs];
         int full = hs - hs % LD;
-        for (int i0 = 0; i0 < d; i0 += IB) {
-            int i1 = Math.min(d, i0 + IB);
-            for (int a = 0; a < hs; a++) {
-                int oa = a * d;
-                int ga = a * hs;
-                int b0 = a / LD * LD;
-                for (; b0 + 4 * LD <= full; b0 += 4 * LD) {
-                    DoubleVector s0 = DoubleVector.fromArray(SD, g, ga + b0);
-                    DoubleVector s1 = DoubleVector.fromArray(SD, g, ga + b0 + LD);
-                    DoubleVector s2 = DoubleVector.fromArray(SD, g, ga + b0 + 2 * LD);
-                    DoubleVector s3 = DoubleVector.fromArray(SD, g, ga + b0 + 3 * LD);
-                    for (int i = i0; i < i1; i++) {
-                        DoubleVector x = DoubleVector.broadcast(SD, (double) wo[oa + i]);
-                        int ti = i * hs + b0;
-                        s0 = s0.add(x.mul(DoubleVector.fromArray(SD, t, ti)));
-                        s1 = s1.add(x.mul(DoubleVector.fromArray(SD, t, ti + LD)));
-                        s2 = s2.add(x.mul(DoubleVector.fromArray(SD, t, ti + 2 * LD)));
-                        s3 = s3.add(x.mul(DoubleVector.fromArray(SD, t, ti + 3 * LD)));
-                    }
-                    s0.intoArray(g, ga + b0);
-                    s1.intoArray(g, ga + b0 + LD);
-                    s2.intoArray(g, ga + b0 + 2 * LD);
-                    s3.intoArray(g, ga + b0 + 3 * LD);
+        int a = 0;
+        for (; a + 1 < hs; a += 2) {
+            int oa = a * d;
+            int oa1 = oa + d;
+            int ga = a * hs;
+            int ga1 = ga + hs;
+            int b0 = a / LD * LD;
+            for (; b0 + 4 * LD <= full; b0 += 4 * LD) {
+                DoubleVector s0 = DoubleVector.zero(SD);
+                DoubleVector s1 = DoubleVector.zero(SD);
+                DoubleVector s2 = DoubleVector.zero(SD);
+                DoubleVector s3 = DoubleVector.zero(SD);
+                DoubleVector r0 = DoubleVector.zero(SD);
+                DoubleVector r1 = DoubleVector.zero(SD);
+                DoubleVector r2 = DoubleVector.zero(SD);
+                DoubleVector r3 = DoubleVector.zero(SD);
+                for (int i = 0; i < d; i++) {
+                    DoubleVector x = DoubleVector.broadcast(SD, (double) wo[oa + i]);
+                    DoubleVector y = DoubleVector.broadcast(SD, (double) wo[oa1 + i]);
+                    int ti = i * hs + b0;
+                    DoubleVector t0 = DoubleVector.fromArray(SD, t, ti);
+                    DoubleVector t1 = DoubleVector.fromArray(SD, t, ti + LD);
+                    DoubleVector t2 = DoubleVector.fromArray(SD, t, ti + 2 * LD);
+                    DoubleVector t3 = DoubleVector.fromArray(SD, t, ti + 3 * LD);
+                    s0 = s0.add(x.mul(t0));
+                    s1 = s1.add(x.mul(t1));
+                    s2 = s2.add(x.mul(t2));
+                    s3 = s3.add(x.mul(t3));
+                    r0 = r0.add(y.mul(t0));
+                    r1 = r1.add(y.mul(t1));
+                    r2 = r2.add(y.mul(t2));
+                    r3 = r3.add(y.mul(t3));
                 }
-                for (; b0 < full; b0 += LD) {
-                    DoubleVector s0 = DoubleVector.fromArray(SD, g, ga + b0);
-                    for (int i = i0; i < i1; i++) {
-                        DoubleVector x = DoubleVector.broadcast(SD, (double) wo[oa + i]);
-                        s0 = s0.add(x.mul(DoubleVector.fromArray(SD, t, i * hs + b0)));
-                    }
-                    s0.intoArray(g, ga + b0);
-                }
-                for (int b = Math.max(a, full); b < hs; b++) {
-                    double s = g[ga + b];
-                    for (int i = i0; i < i1; i++) {
-                        s += (double) wo[oa + i] * wo[b * d + i];
-                    }
-                    g[ga + b] = s;
-                }
+                s0.intoArray(g, ga + b0);
+                s1.intoArray(g, ga + b0 + LD);
+                s2.intoArray(g, ga + b0 + 2 * LD);
+                s3.intoArray(g, ga + b0 + 3 * LD);
+                r0.intoArray(g, ga1 + b0);
+                r1.intoArray(g, ga1 + b0 + LD);
+                r2.intoArray(g, ga1 + b0 + 2 * LD);
+                r3.intoArray(g, ga1 + b0 + 3 * LD);
             }
+            for (; b0 < full; b0 += LD) {
+                DoubleVector s0 = DoubleVector.zero(SD);
+                DoubleVector r0 = DoubleVector.zero(SD);
+                for (int i = 0; i < d; i++) {
+                    DoubleVector t0 = DoubleVector.fromArray(SD, t, i * hs + b0);
+                    s0 = s0.add(DoubleVector.broadcast(SD, (double) wo[oa + i]).mul(t0));
+                    r0 = r0.add(DoubleVector.broadcast(SD, (double) wo[oa1 + i]).mul(t0));
+                }
+                s0.intoArray(g, ga + b0);
+                r0.intoArray(g, ga1 + b0);
+            }
+            gramTail(wo, hs, d, g, a, full);
+            gramTail(wo, hs, d, g, a + 1, full);
+        }
+        for (; a < hs; a++) { // the last row of an odd hs
+            int oa = a * d;
+            for (int b0 = a / LD * LD; b0 < full; b0 += LD) {
+                DoubleVector s0 = DoubleVector.zero(SD);
+                for (int i = 0; i < d; i++) {
+                    s0 = s0.add(DoubleVector.broadcast(SD, (double) wo[oa + i])
+                            .mul(DoubleVector.fromArray(SD, t, i * hs + b0)));
+                }
+                s0.intoArray(g, a * hs + b0);
+            }
+            gramTail(wo, hs, d, g, a, full);
         }
         // The lower triangle: the same sums (the products commute exactly), copied.
-        for (int a = 0; a < hs; a++) {
-            for (int b = a + 1; b < hs; b++) {
-                g[b * hs + a] = g[a * hs + b];
+        for (int p = 0; p < hs; p++) {
+            for (int q = p + 1; q < hs; q++) {
+                g[q * hs + p] = g[p * hs + q];
             }
         }
         return g;
+    }
+
+    /** Row a's sums for the columns past the last full lane block, one scalar loop each. */
+    private static void gramTail(float[] wo, int hs, int d, double[] g, int a, int full) {
+        int oa = a * d;
+        for (int b = Math.max(a, full); b < hs; b++) {
+            double s = 0;
+            for (int i = 0; i < d; i++) {
+                s += (double) wo[oa + i] * wo[b * d + i];
+            }
+            g[a * hs + b] = s;
+        }
     }
 
     /** {@link OvFactors#quadForms}: {@code v·G·vᵀ} per row, {@code (G·vᵀ)[a] = Σ_b G[a][b]·v[b]}. */
