@@ -79,6 +79,8 @@ public final class AhCache {
     /** Fixed part of the header before the per-head checksums. */
     static final int FIXED = 80;
     private static final int HASH_CHUNK = 1 << 22; // floats (16 MB)
+    /** Bytes of a thread's buffer for hashing (the key does not depend on it). */
+    static final int HASH_SCRATCH = 1 << 18;
     private static final long SPACE_MARGIN = 64L << 20;
     /** Bytes a {@link HeadReader} reads (and checksums) at a time. */
     static final int READ_CHUNK = 1 << 19;
@@ -199,7 +201,9 @@ public final class AhCache {
                 .sorted(java.util.Comparator.comparingInt((Integer c) -> chunks.get(c).to() - chunks.get(c).from())
                         .reversed())
                 .mapToInt(Integer::intValue).toArray();
-        ThreadLocal<ByteBuffer> scratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(1 << 20));
+        // (256 KB: an array of 1 MB or more is a humongous G1 object in fresh, never-touched memory,
+        // whose first touch is slow on the development VMs)
+        ThreadLocal<ByteBuffer> scratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(HASH_SCRATCH));
         parallel(threads, order, c -> {
             Chunk ch = chunks.get(c);
             digests[c] = digest(tensors.get(ch.tensor()), ch.from(), ch.to(), scratch.get());

@@ -46,7 +46,7 @@ public final class JitWarmUp {
             // intrinsic in place (1 MB in under a millisecond, several times faster than before)
             // or for 0.5 s at most. Then its checksums (CRC32C).
             float[] floats = new float[1 << 18];
-            java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(1 << 20);
+            java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(AhCache.HASH_SCRATCH);
             long start = System.nanoTime();
             for (int i = 0; System.nanoTime() - start < 500_000_000L; i++) {
                 long t0 = System.nanoTime();
