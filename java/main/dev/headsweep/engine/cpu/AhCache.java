@@ -2,10 +2,14 @@ package dev.headsweep.engine.cpu;
 
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.model.Gpt2Weights;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -20,8 +24,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import java.util.zip.CRC32C;
@@ -43,9 +49,11 @@ import java.util.zip.CRC32C;
  * CRC32C of each head's data and a CRC32C of the header itself), padded to 4 KiB, then every head
  * in layer-then-head order, each token-major and fp32 little-endian: {@code A_h[j][t]} at
  * {@code t·r + j}, the layout the kernels' stage 2 reads tile by tile. GPT-2 small: 144 heads ×
- * 50257 × 64 × 4 bytes = 1.85 GB. Reading memory-maps each head; before use, the header, the
- * file's length and every head's checksum are verified (CRC32C runs at several GB/s, in parallel).
- * A file that fails any check is reported in one line and recomputed, never used.
+ * 50257 × 64 × 4 bytes = 1.85 GB. Opening checks the header, the key, the shapes and the file's
+ * length; each head's checksum is checked as the kernel reads the head ({@link HeadReader}: the
+ * file is read once, in chunks, and each chunk is checksummed in cache right before its tiles are
+ * handed out), and the run uses a head's result only when the whole head matched. A file that
+ * fails any check is reported in one line and recomputed; nothing computed from it is returned.
  *
  * <p><b>Writing.</b> A cold sweep fills the cache as its kernels compute A (no extra arithmetic
  * for the heads it scores; the others get stage 1 alone): each head is written by position into a
@@ -71,7 +79,11 @@ public final class AhCache {
     /** Fixed part of the header before the per-head checksums. */
     static final int FIXED = 80;
     private static final int HASH_CHUNK = 1 << 22; // floats (16 MB)
+    /** Bytes of a thread's buffer for hashing (the key does not depend on it). */
+    static final int HASH_SCRATCH = 1 << 18;
     private static final long SPACE_MARGIN = 64L << 20;
+    /** Bytes a {@link HeadReader} reads (and checksums) at a time. */
+    static final int READ_CHUNK = 1 << 19;
 
     private final Path dir;
     private final Consumer<String> log;
@@ -184,19 +196,17 @@ public final class AhCache {
             } while (from < len);
         }
         byte[][] digests = new byte[chunks.size()][];
-        parallel(threads, chunks.size(), c -> {
+        // Largest chunks first, each thread taking the next: the threads finish together.
+        int[] order = IntStream.range(0, chunks.size()).boxed()
+                .sorted(java.util.Comparator.comparingInt((Integer c) -> chunks.get(c).to() - chunks.get(c).from())
+                        .reversed())
+                .mapToInt(Integer::intValue).toArray();
+        // (256 KB: an array of 1 MB or more is a humongous G1 object in fresh, never-touched memory,
+        // whose first touch is slow on the development VMs)
+        ThreadLocal<ByteBuffer> scratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(HASH_SCRATCH));
+        parallel(threads, order, c -> {
             Chunk ch = chunks.get(c);
-            MessageDigest md = sha256();
-            ByteBuffer bb = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            FloatBuffer fb = bb.asFloatBuffer();
-            float[] a = tensors.get(ch.tensor());
-            for (int off = ch.from(); off < ch.to(); ) {
-                int len = Math.min(fb.capacity(), ch.to() - off);
-                fb.put(0, a, off, len);
-                md.update(bb.array(), 0, len * Float.BYTES);
-                off += len;
-            }
-            digests[c] = md.digest();
+            digests[c] = digest(tensors.get(ch.tensor()), ch.from(), ch.to(), scratch.get());
         });
         MessageDigest md = sha256();
         ByteBuffer head = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
@@ -213,6 +223,24 @@ public final class AhCache {
         return new Key(md.digest(), System.nanoTime() - t0);
     }
 
+    /**
+     * SHA-256 of {@code a[from .. to)} as fp32 little-endian bytes, through {@code scratch} (a heap
+     * buffer of at least 4 bytes). Its own method so that
+     * {@link JitWarmUp} can have it compiled before the key is hashed.
+     */
+    static byte[] digest(float[] a, int from, int to, ByteBuffer scratch) {
+        MessageDigest md = sha256();
+        ByteBuffer bb = scratch.clear().order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer fb = bb.asFloatBuffer();
+        for (int off = from; off < to; ) {
+            int len = Math.min(fb.capacity(), to - off);
+            fb.put(0, a, off, len);
+            md.update(bb.array(), 0, len * Float.BYTES);
+            off += len;
+        }
+        return md.digest();
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
@@ -221,48 +249,76 @@ public final class AhCache {
         }
     }
 
-    /** Runs {@code body(i)} for i in [0, count) on {@code threads} threads (no pool when 1). */
-    private static void parallel(int threads, int count, java.util.function.IntConsumer body) {
-        if (threads <= 1 || count <= 1) {
-            for (int i = 0; i < count; i++) {
-                body.accept(i);
+    /**
+     * Runs {@code body(i)} for each i of {@code order} on {@code threads} threads (the caller and
+     * {@code threads - 1} helpers), each taking the next i in that order when it is free.
+     */
+    private static void parallel(int threads, int[] order, java.util.function.IntConsumer body) {
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            try {
+                for (int i; failure.get() == null && (i = next.getAndIncrement()) < order.length; ) {
+                    body.accept(order[i]);
+                }
+            } catch (RuntimeException | Error e) {
+                failure.compareAndSet(null, e);
             }
-            return;
+        };
+        Thread[] helpers = new Thread[Math.max(0, Math.min(threads, order.length) - 1)];
+        for (int t = 0; t < helpers.length; t++) {
+            helpers[t] = new Thread(worker, "headsweep-hash");
+            helpers[t].setDaemon(true);
+            helpers[t].start();
         }
-        ForkJoinPool pool = new ForkJoinPool(threads);
-        try {
-            pool.submit(() -> IntStream.range(0, count).parallel().forEach(body)).get();
-        } catch (InterruptedException e) {
+        worker.run();
+        boolean interrupted = false;
+        for (Thread t : helpers) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the helpers finish their chunk and stop soon
+                }
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdown();
+        }
+        Throwable f = failure.get();
+        if (f instanceof RuntimeException re) {
+            throw re;
+        }
+        if (f instanceof Error err) {
+            throw err;
         }
     }
 
     // ---------------------------------------------------------------------------------------------
     // Reading
 
-    /** A verified entry: each head's A, memory-mapped. */
-    public static final class Entry {
+    /**
+     * An entry whose header, key, shapes and length have been checked. Each head's data is checked
+     * as it is read: {@link #head} hands out a {@link HeadReader}, whose {@link HeadReader#verified()}
+     * says, after the last tile, whether the bytes it handed out match the head's checksum. A result
+     * computed from a head must be used only when that head verified.
+     */
+    public static final class Entry implements AutoCloseable {
         private final Path file;
         private final Shape shape;
-        private final FloatBuffer[] heads;
-        private final long verifyNanos;
+        private final int[] crcs;
+        private final long openNanos;
+        private final AtomicLong verifyNanos = new AtomicLong();
+        private final AtomicBoolean reported = new AtomicBoolean();
+        private FileChannel channel; // guarded by this; reopened when an interrupt closed it
 
-        private Entry(Path file, Shape shape, FloatBuffer[] heads, long verifyNanos) {
+        private Entry(Path file, Shape shape, int[] crcs, FileChannel channel, long openNanos) {
             this.file = file;
             this.shape = shape;
-            this.heads = heads;
-            this.verifyNanos = verifyNanos;
+            this.crcs = crcs;
+            this.channel = channel;
+            this.openNanos = openNanos;
         }
 
         public Path file() {
@@ -274,25 +330,218 @@ public final class AhCache {
             return shape.dataOffset() + shape.dataBytes();
         }
 
-        /** How long opening and verifying took. */
+        /**
+         * How long opening (header, key, shapes, length) took, plus the checksums of the heads
+         * verified so far (on all threads together).
+         */
         public long verifyNanos() {
-            return verifyNanos;
+            return openNanos + verifyNanos.get();
         }
 
-        /** The head's A as a tile source for {@link FactoredTopK#run(FactoredTopK.Prepared, FactoredTopK.ATileSource, int, float[], int, int, int[], float[])}. */
-        public FactoredTopK.ATileSource head(HeadId head) {
+        /**
+         * A reader of the head's A, as a tile source for {@link FactoredTopK#run(FactoredTopK.Prepared,
+         * FactoredTopK.ATileSource, int, float[], int, int, int[], float[])}; one per run of a head,
+         * used by one thread.
+         */
+        public HeadReader head(HeadId head) {
             head.checkIn(shape.layers(), shape.heads());
-            FloatBuffer fb = heads[head.layer() * shape.heads() + head.head()];
-            int r = shape.r();
-            return (t0, len, dst, ld) -> {
-                if (ld == r) {
-                    fb.get(t0 * r, dst, 0, len * r);
-                } else {
-                    for (int q = 0; q < len; q++) {
-                        fb.get((t0 + q) * r, dst, q * ld, r);
+            return new HeadReader(this, head.layer() * shape.heads() + head.head());
+        }
+
+        private synchronized FileChannel channel() throws IOException {
+            if (channel == null || !channel.isOpen()) {
+                channel = FileChannel.open(file, StandardOpenOption.READ);
+            }
+            return channel;
+        }
+
+        /** Reads {@code b}'s remaining bytes from the file at {@code pos}. */
+        private void readFully(ByteBuffer b, long pos) throws IOException {
+            int start = b.position();
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    FileChannel ch = channel();
+                    long at = pos;
+                    while (b.hasRemaining()) {
+                        int got = ch.read(b, at);
+                        if (got < 0) {
+                            throw new EOFException("the file ends at " + at + " bytes");
+                        }
+                        at += got;
+                    }
+                    return;
+                } catch (ClosedByInterruptException e) {
+                    throw e; // this thread was interrupted
+                } catch (ClosedChannelException e) {
+                    // closed by another thread's interrupt: reopen, unless this one is interrupted too
+                    if (attempt >= 2 || Thread.currentThread().isInterrupted()) {
+                        throw e;
+                    }
+                    b.position(start);
+                }
+            }
+        }
+
+        /** Closes the file (a later read reopens it). */
+        @Override
+        public synchronized void close() {
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // a channel only read from
+                }
+                channel = null;
+            }
+        }
+    }
+
+    /**
+     * One head's A read from the file, checked against the head's checksum. The kernels read a
+     * head's tiles in increasing order, one after the other: the reader then reads ahead in chunks
+     * ({@value AhCache#READ_CHUNK} bytes) into its own buffer, updates a running CRC32C with every chunk
+     * and copies the tiles out of that buffer, so the bytes checked are exactly the bytes handed out
+     * and the file is read once. A read out of that order makes the reader load the whole head at
+     * once, check it (and that its start agrees with what was already handed out) and serve every
+     * further tile from memory. {@link #verified()} completes the check after the last tile.
+     * Reading fails with an {@link UncheckedIOException} when the file cannot be read.
+     */
+    public static final class HeadReader implements FactoredTopK.ATileSource {
+        /** Each thread's spare read buffer ({@value AhCache#READ_CHUNK} bytes), handed from reader to reader. */
+        private static final ThreadLocal<ByteBuffer[]> SPARE = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+        private final Entry entry;
+        private final int index;
+        private final int r;
+        private final int vocab;
+        private final long base;
+        private final CRC32C crc = new CRC32C();
+        private ByteBuffer buf;
+        private FloatBuffer floats;
+        private int bufT0;
+        private int bufT1;
+        /** Tokens {@code [0, checked)} went through {@link #crc} in order, as handed out. */
+        private int checked;
+        /** The whole head is in {@link #buf}; {@link #wholeOk} says whether it verified. */
+        private boolean whole;
+        private boolean wholeOk;
+        private Boolean result;
+        private long crcNanos;
+
+        private HeadReader(Entry entry, int index) {
+            this.entry = entry;
+            this.index = index;
+            this.r = entry.shape.r();
+            this.vocab = entry.shape.vocab();
+            this.base = entry.shape.dataOffset() + index * entry.shape.headBytes();
+        }
+
+        @Override
+        public void read(int t0, int len, float[] dst, int ld) {
+            if (result != null) {
+                throw new IllegalStateException("the head was already verified");
+            }
+            if (t0 < 0 || len < 0 || t0 + len > vocab) {
+                throw new IndexOutOfBoundsException("tokens " + t0 + " .. " + (t0 + len) + " of " + vocab);
+            }
+            if (len == 0) {
+                return;
+            }
+            try {
+                if (t0 < bufT0 || t0 + len > bufT1) {
+                    if (!whole && t0 == checked) {
+                        next(t0, len);
+                    } else {
+                        loadWhole();
                     }
                 }
-            };
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            int off = (t0 - bufT0) * r;
+            if (ld == r) {
+                floats.get(off, dst, 0, len * r);
+            } else {
+                for (int q = 0; q < len; q++) {
+                    floats.get(off + q * r, dst, q * ld, r);
+                }
+            }
+        }
+
+        /** Reads the chunk that starts at {@code t0} (the next unchecked token) into the buffer and checksums it. */
+        private void next(int t0, int len) throws IOException {
+            int chunkTokens = Math.max(1, READ_CHUNK / (r * Float.BYTES));
+            int count = Math.min(vocab - t0, Math.max(len, chunkTokens));
+            ByteBuffer b = buffer(count);
+            entry.readFully(b, base + (long) t0 * r * Float.BYTES);
+            b.flip();
+            long s = System.nanoTime();
+            crc.update(b.duplicate());
+            crcNanos += System.nanoTime() - s;
+            checked = t0 + count;
+            bufT0 = t0;
+            bufT1 = t0 + count;
+        }
+
+        /** Loads and checks the whole head; what was handed out before must be its start. */
+        private void loadWhole() throws IOException {
+            ByteBuffer b = buffer(vocab);
+            entry.readFully(b, base);
+            b.flip();
+            long s = System.nanoTime();
+            int prefix = checked * r * Float.BYTES;
+            CRC32C c = new CRC32C();
+            c.update(b.duplicate().limit(prefix));
+            boolean sameStart = c.getValue() == crc.getValue();
+            c.update(b.duplicate().position(prefix));
+            crcNanos += System.nanoTime() - s;
+            wholeOk = sameStart && (int) c.getValue() == entry.crcs[index];
+            whole = true;
+            checked = vocab;
+            bufT0 = 0;
+            bufT1 = vocab;
+        }
+
+        private ByteBuffer buffer(int tokens) {
+            int bytes = Math.multiplyExact(tokens, r * Float.BYTES);
+            if (buf == null) {
+                // the thread's scratch, unless another reader on this thread holds it
+                ByteBuffer[] spare = SPARE.get();
+                buf = spare[0];
+                spare[0] = null;
+            }
+            if (buf == null || buf.capacity() < bytes) {
+                buf = ByteBuffer.allocateDirect(Math.max(bytes, READ_CHUNK)).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            buf.clear().limit(bytes);
+            floats = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            return buf;
+        }
+
+        /**
+         * Whether the head matches its checksum: every tile handed out, and the rest of the head
+         * (read now when the kernel did not read it all). Call after the last read; further reads
+         * fail. Fails with an {@link UncheckedIOException} when the file cannot be read.
+         */
+        public boolean verified() {
+            if (result == null) {
+                try {
+                    if (!whole) {
+                        while (checked < vocab) {
+                            next(checked, 0);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                result = whole ? wholeOk : (int) crc.getValue() == entry.crcs[index];
+                entry.verifyNanos.addAndGet(crcNanos);
+                if (buf != null && buf.capacity() == READ_CHUNK) {
+                    SPARE.get()[0] = buf; // for the thread's next reader
+                }
+                buf = null;
+                floats = null;
+            }
+            return result;
         }
     }
 
@@ -304,60 +553,72 @@ public final class AhCache {
     }
 
     /**
-     * The verified entry for the weights, or empty when there is none; a damaged file is reported
-     * in one line and treated as absent (the next write replaces it).
+     * The entry for the weights, or empty when there is none; a file whose header, key, shapes or
+     * length are wrong is reported in one line and treated as absent (the next write replaces it).
+     * The heads' data is checked as it is read ({@link HeadReader#verified()}); a head that fails
+     * is reported with {@link #damaged} by the reader's user.
      */
-    public Optional<Entry> open(Gpt2Weights w, Key key, int threads) {
+    public Optional<Entry> open(Gpt2Weights w, Key key) {
         Path file = file(key);
         if (!Files.isRegularFile(file)) {
             return Optional.empty();
         }
         long t0 = System.nanoTime();
         Shape s = Shape.of(w);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
             int[] crcs = readHeader(ch, s, key);
-            long headBytes = s.headBytes();
-            if (headBytes > Integer.MAX_VALUE - 8) {
-                throw new Damaged("a head of " + headBytes + " bytes is too large to map");
-            }
-            FloatBuffer[] heads = new FloatBuffer[s.headCount()];
-            ByteBuffer[] raw = new ByteBuffer[s.headCount()];
-            for (int i = 0; i < heads.length; i++) {
-                ByteBuffer mb = ch.map(FileChannel.MapMode.READ_ONLY, s.dataOffset() + i * headBytes, headBytes);
-                raw[i] = mb;
-                heads[i] = mb.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-            }
-            int[] bad = {-1};
-            parallel(threads, heads.length, i -> {
-                CRC32C crc = new CRC32C();
-                crc.update(raw[i].duplicate());
-                if ((int) crc.getValue() != crcs[i]) {
-                    synchronized (bad) {
-                        if (bad[0] < 0 || i < bad[0]) {
-                            bad[0] = i;
-                        }
-                    }
-                }
-            });
-            if (bad[0] >= 0) {
-                throw new Damaged("head " + bad[0] / s.heads() + "." + bad[0] % s.heads()
-                        + " does not match its checksum");
-            }
-            Entry e = new Entry(file, s, heads, System.nanoTime() - t0);
-            if (verbose) {
-                log.accept(String.format(Locale.ROOT,
-                        "headsweep: A_h cache hit: %s (%s; key hashed in %.2f s, opened and verified in %.2f s)",
-                        file, size(e.bytes()), key.nanos() / 1e9, e.verifyNanos() / 1e9));
-            }
-            return Optional.of(e);
+            return Optional.of(new Entry(file, s, crcs, ch, System.nanoTime() - t0));
         } catch (Damaged d) {
-            log.accept("headsweep: A_h cache file " + file + " is damaged (" + d.getMessage()
-                    + "); recomputing it");
+            closeQuietly(ch);
+            damaged(file, d.getMessage());
             return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            log.accept("headsweep: cannot read the A_h cache file " + file + " (" + e
-                    + "); recomputing it");
+            closeQuietly(ch);
+            unreadable(file, e);
             return Optional.empty();
+        }
+    }
+
+    /**
+     * Reports, once per entry, that a run read it (with the time hashing the key, opening the file
+     * and checking the heads read took); only when verbose.
+     */
+    public void hit(Entry e, Key key) {
+        if (verbose && e.reported.compareAndSet(false, true)) {
+            log.accept(String.format(Locale.ROOT,
+                    "headsweep: A_h cache hit: %s (%s; key hashed in %.2f s, opened and verified in %.2f s)",
+                    e.file(), size(e.bytes()), key.nanos() / 1e9, e.verifyNanos() / 1e9));
+        }
+    }
+
+    /** Reports in one line that the entry's file is damaged ({@code why}) and will be recomputed. */
+    public void damaged(Entry e, String why) {
+        damaged(e.file(), why);
+    }
+
+    /** Reports in one line that the entry's file could not be read and will be recomputed. */
+    public void unreadable(Entry e, Exception why) {
+        unreadable(e.file(), why);
+    }
+
+    private void damaged(Path file, String why) {
+        log.accept("headsweep: A_h cache file " + file + " is damaged (" + why + "); recomputing it");
+    }
+
+    private void unreadable(Path file, Exception why) {
+        Throwable t = why instanceof UncheckedIOException u ? u.getCause() : why;
+        log.accept("headsweep: cannot read the A_h cache file " + file + " (" + t + "); recomputing it");
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // a channel only read from
+            }
         }
     }
 

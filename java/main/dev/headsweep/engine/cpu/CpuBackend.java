@@ -5,6 +5,7 @@ import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.engine.Progress;
 import dev.headsweep.model.Gpt2Weights;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -12,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -94,21 +96,34 @@ public final class CpuBackend implements Backend {
 
     @Override
     public HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
+        if (cache == null) {
+            return run(w, x, n, heads, k, progress, null, null);
+        }
+        // With a cache: read A_h from it when it holds the model, else compute and write it.
+        AhCache.Entry cached = cachedEntry(w);
+        if (cached != null) {
+            HeadTopK fromCache = run(w, x, n, heads, k, progress, cached, null);
+            if (fromCache != null) {
+                cache.hit(cached, key(w));
+                return fromCache;
+            }
+            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
+        }
+        return run(w, x, n, heads, k, progress, null, cache.create(w, key(w)).orElse(null));
+    }
+
+    /**
+     * The heads' top-k: A from {@code fromCache} (when not null), else computed, and then written to
+     * {@code toCache} (when not null; all heads, also those not asked). Null when a head read from
+     * {@code fromCache} failed its checksum or could not be read (reported in one line): then no
+     * result is returned that was computed from the file.
+     */
+    private HeadTopK run(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress,
+            AhCache.Entry fromCache, AhCache.Writer toCache) {
         var cfg = w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
         float eps = (float) cfg.layerNormEps();
-        // With a cache: read A_h from it when it holds the model, else compute and write it.
-        AhCache.Entry cached = null;
-        AhCache.Writer writer = null;
-        if (cache != null) {
-            cached = cachedEntry(w);
-            if (cached == null) {
-                writer = cache.create(w, key(w)).orElse(null);
-            }
-        }
-        final AhCache.Entry fromCache = cached;
-        final AhCache.Writer toCache = writer;
         FactoredTopK.Prepared prep = fromCache != null ? prepareBias(w) : prepare(w);
         List<HeadId> others = new ArrayList<>();
         if (toCache != null) {
@@ -124,13 +139,15 @@ public final class CpuBackend implements Backend {
 
         int[][] ids = new int[heads.size()][];
         float[][] vals = new float[heads.size()][];
-        float[][] zByLayer = new float[cfg.nLayer()][];
-        for (HeadId head : heads) {
-            if (zByLayer[head.layer()] == null) {
-                Gpt2Weights.LayerOv lay = w.layer(head.layer());
-                zByLayer[head.layer()] = LayerNorm.rows(x, n, d, lay.ln1W(), lay.ln1B(), eps);
-            }
-        }
+        // ln_1 of the keyword rows for the layer of the thread's current head, in one buffer per
+        // thread, recomputed when the layer changes (0.5 ms; the heads come layer by layer). Twelve
+        // fresh 1.2 MB arrays would cost more: the first touch of fresh memory is slow (~5 ms per
+        // MB on the development VMs).
+        ThreadLocal<float[]> zBuffer = ThreadLocal.withInitial(() -> new float[n * d]);
+        ThreadLocal<int[]> zLayer = ThreadLocal.withInitial(() -> new int[] {-1});
+        // The first head (in the order asked) that failed its checksum, and the first read error.
+        AtomicInteger damagedHead = new AtomicInteger(Integer.MAX_VALUE);
+        AtomicReference<RuntimeException> readError = new AtomicReference<>();
 
         AtomicInteger done = new AtomicInteger();
         progress.update("heads", 0, heads.size());
@@ -149,20 +166,44 @@ public final class CpuBackend implements Backend {
             for (int i = 0; i < heads.size(); i++) {
                 final int hi = i;
                 jobs.add(pool.submit(() -> {
+                    if (damagedHead.get() != Integer.MAX_VALUE || readError.get() != null) {
+                        return; // the cached entry failed: this run's results will not be used
+                    }
                     HeadId head = heads.get(hi);
-                    OvFactors f = OvFactors.of(w, head, zByLayer[head.layer()], n);
+                    int l = head.layer();
+                    float[] z = zBuffer.get();
+                    int[] zl = zLayer.get();
+                    if (zl[0] != l) {
+                        Gpt2Weights.LayerOv lay = w.layer(l);
+                        LayerNorm.rows(x, n, d, lay.ln1W(), lay.ln1B(), eps, z);
+                        zl[0] = l;
+                    }
                     int[] hid = new int[n * k];
                     float[] hval = new float[n * k];
                     FactoredTopK kernel = perThread.get();
                     if (fromCache != null) {
-                        kernel.run(prep, fromCache.head(head), hs, f.u(), n, k, hid, hval);
-                    } else if (toCache != null && !toCache.failed()) {
-                        AhCache.HeadBuffer b = buffers.get();
-                        b.reset();
-                        kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval, b);
-                        toCache.put(head, b);
+                        float[] u = OvFactors.u(w, head, z, n);
+                        AhCache.HeadReader src = fromCache.head(head);
+                        try {
+                            kernel.run(prep, src, hs, u, n, k, hid, hval);
+                            if (!src.verified()) {
+                                damagedHead.accumulateAndGet(hi, Math::min);
+                                return;
+                            }
+                        } catch (UncheckedIOException e) {
+                            readError.compareAndSet(null, e);
+                            return;
+                        }
                     } else {
-                        kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                        OvFactors f = OvFactors.of(w, head, z, n);
+                        if (toCache != null && !toCache.failed()) {
+                            AhCache.HeadBuffer b = buffers.get();
+                            b.reset();
+                            kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval, b);
+                            toCache.put(head, b);
+                        } else {
+                            kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                        }
                     }
                     ids[hi] = hid;
                     vals[hi] = hval;
@@ -203,6 +244,14 @@ public final class CpuBackend implements Backend {
                 toCache.abort();
             }
         }
+        if (readError.get() != null) {
+            cache.unreadable(fromCache, readError.get());
+            return null;
+        }
+        if (damagedHead.get() != Integer.MAX_VALUE) {
+            cache.damaged(fromCache, "head " + heads.get(damagedHead.get()) + " does not match its checksum");
+            return null;
+        }
         return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
     }
 
@@ -215,13 +264,35 @@ public final class CpuBackend implements Backend {
         return key;
     }
 
-    /** The verified cache entry of the weights, or null; kept once found. */
+    /** The cache entry of the weights (header checked), or null; kept once found. */
     private synchronized AhCache.Entry cachedEntry(Gpt2Weights w) {
         if (entryFor != w) {
-            entry = cache.open(w, key(w), threads).orElse(null);
+            if (entry != null) {
+                entry.close();
+            }
+            entry = cache.open(w, key(w)).orElse(null);
             entryFor = entry == null ? null : w;
         }
         return entry;
+    }
+
+    /** Forgets an entry that failed (the next run opens the file afresh). */
+    private synchronized void dropEntry(AhCache.Entry e) {
+        e.close();
+        if (entry == e) {
+            entry = null;
+            entryFor = null;
+        }
+    }
+
+    /** Closes the cache file this backend holds open, if any. */
+    @Override
+    public synchronized void close() {
+        if (entry != null) {
+            entry.close();
+            entry = null;
+            entryFor = null;
+        }
     }
 
     /** The bias-only preparation for runs from the cache; kept for the last weights seen. */

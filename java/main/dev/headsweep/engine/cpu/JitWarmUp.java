@@ -6,7 +6,10 @@ import java.util.SplittableRandom;
  * Compiles the hot loops before the real work reaches them. Vector API code runs orders of
  * magnitude slower until the JIT has compiled it, which on a one-shot sweep costs about a second;
  * running the same loops on small random data in a background thread while the checkpoint is being
- * read (I/O-bound, one core) hides that cost. Results are discarded; it never fails the caller.
+ * read (I/O-bound, one core) hides that cost. The same holds for SHA-256 (the A_h cache's key: the
+ * first 100 MB hash about 3× slower before the JIT has the intrinsic in place, and the first
+ * {@code MessageDigest} costs about 70 ms to set up) and CRC32C (its checksums). Results are
+ * discarded; it never fails the caller.
  */
 public final class JitWarmUp {
     private static volatile Thread running;
@@ -16,7 +19,7 @@ public final class JitWarmUp {
 
     /** Starts the warm-up once per JVM in a daemon thread; returns at once. */
     public static synchronized void startInBackground() {
-        if (running != null || !VectorApi.ENABLED) {
+        if (running != null) {
             return;
         }
         running = new Thread(JitWarmUp::run, "headsweep-jit-warm-up");
@@ -39,6 +42,28 @@ public final class JitWarmUp {
 
     private static void run() {
         try {
+            // The A_h cache's key (SHA-256 over the weights): until the JIT has the SHA-256
+            // intrinsic in place (1 MB in under a millisecond, several times faster than before)
+            // or for 0.5 s at most. Then its checksums (CRC32C).
+            float[] floats = new float[1 << 18];
+            java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(AhCache.HASH_SCRATCH);
+            long start = System.nanoTime();
+            for (int i = 0; System.nanoTime() - start < 500_000_000L; i++) {
+                long t0 = System.nanoTime();
+                AhCache.digest(floats, 0, floats.length, scratch);
+                if (i >= 8 && System.nanoTime() - t0 < 1_000_000L) {
+                    break;
+                }
+            }
+            java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(1 << 16);
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            for (int i = 0; i < 256; i++) {
+                crc.update(direct.clear());
+            }
+        } catch (RuntimeException | Error e) {
+            // as below
+        }
+        try {
             SplittableRandom r = new SplittableRandom(1);
             int d = 256;
             int hs = 64;
@@ -53,12 +78,18 @@ public final class JitWarmUp {
             FactoredTopK kernel = new FactoredTopK();
             int[] ids = new int[n * 5];
             float[] vals = new float[n * 5];
+            float[] lnW = random(r, d);
+            float[] lnB = random(r, d);
+            float[] betaOut = new float[256];
             for (int i = 0; i < 40; i++) {
+                LayerNorm.rows(x, n, d, lnW, lnB, 1e-5f);
                 MatMul.xw(x, n, d, w, 3 * d, 0, 3 * d, null);
                 MatMul.xw(x, n, d, w, 3 * d, 2 * d, hs, null);
                 kernel.run(prep, m, hs, u, n, 5, ids, vals);
                 // the per-head factors (OvFactors): interpreted, the first heads cost ~10 ms each
-                OvFactors.rows(u, n, hs, d, 1e-5f, OvFactors.gram(m, hs, d));
+                float[] centred = OvFactors.centredRows(m, 0, hs, d);
+                OvFactors.rows(u, n, hs, d, 1e-5f, OvFactors.gram(centred, hs, d));
+                OvFactors.beta(e, lnB, d, 0, 256, betaOut);
             }
         } catch (RuntimeException | Error e) {
             // a failed warm-up only means the real work compiles its own loops

@@ -29,7 +29,11 @@ public final class LayerNorm {
 
     /** Applies {@link #apply} to each of the {@code n} rows of a row-major {@code n × d} matrix. */
     public static float[] rows(float[] x, int n, int d, float[] w, float[] b, float eps) {
-        float[] out = new float[n * d];
+        return rows(x, n, d, w, b, eps, new float[n * d]);
+    }
+
+    /** As {@link #rows(float[], int, int, float[], float[], float)}, into {@code out} (at least {@code n × d}). */
+    public static float[] rows(float[] x, int n, int d, float[] w, float[] b, float eps, float[] out) {
         for (int r = 0; r < n; r++) {
             apply(x, r * d, d, w, b, eps, out, r * d);
         }

@@ -19,29 +19,55 @@ public record OvFactors(float[] m, float[] u) {
      * @param z the keyword rows after the head's layer's ln_1, {@code [n, d]}
      */
     public static OvFactors of(Gpt2Weights w, HeadId head, float[] z, int n) {
-        var cfg = w.config();
-        int d = cfg.nEmbd();
-        int hs = cfg.headSize();
-        float eps = (float) cfg.layerNormEps();
-        Gpt2Weights.LayerOv lay = w.layer(head.layer());
-        int col = head.head() * hs;
-
-        float[] v = MatMul.xw(z, n, d, lay.wv(), d, col, hs, lay.bv());
         float[] wo = centredWo(w, head);
-
-        // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
-        double[] gram = gram(wo, hs, d);
-        float[] u = rows(v, n, hs, d, eps, gram);
-
+        float[] u = u(w, head, wo, z, n);
         scaleByLnf(w, wo);
         return new OvFactors(wo, u);
     }
 
     /**
-     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double). Its own method so that
-     * {@link JitWarmUp} can have it compiled before the first head.
+     * The keyword rows {@code u = v/σ} alone ({@code [n, hs]}), bit for bit the {@link #u()} of
+     * {@link #of}: all that a run reading {@code A_h} from the {@link AhCache} needs of the head.
+     *
+     * @param z the keyword rows after the head's layer's ln_1, {@code [n, d]}
+     */
+    public static float[] u(Gpt2Weights w, HeadId head, float[] z, int n) {
+        int d = w.config().nEmbd();
+        int hs = w.config().headSize();
+        float[] wo = CENTRED.get();
+        if (wo == null || wo.length < hs * d) {
+            wo = new float[hs * d];
+            CENTRED.set(wo);
+        }
+        centredRows(w.layer(head.layer()).wo(), head.head() * hs * d, hs, d, wo);
+        return u(w, head, wo, z, n);
+    }
+
+    /** Each thread's scratch for {@code W̃_O} in {@link #u(Gpt2Weights, HeadId, float[], int)}. */
+    private static final ThreadLocal<float[]> CENTRED = new ThreadLocal<>();
+
+    private static float[] u(Gpt2Weights w, HeadId head, float[] wo, float[] z, int n) {
+        var cfg = w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        float eps = (float) cfg.layerNormEps();
+        Gpt2Weights.LayerOv lay = w.layer(head.layer());
+        float[] v = MatMul.xw(z, n, d, lay.wv(), d, head.head() * hs, hs, lay.bv());
+        // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
+        return rows(v, n, hs, d, eps, gram(wo, hs, d));
+    }
+
+    /**
+     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double, exactly symmetric). Its
+     * own method so that {@link JitWarmUp} can have it compiled before the first head. With the
+     * Vector API, {@link VectorMatMul#gram} computes the same bits.
      */
     static double[] gram(float[] wo, int hs, int d) {
+        return VectorApi.ENABLED ? VectorMatMul.gram(wo, hs, d) : plainGram(wo, hs, d);
+    }
+
+    /** {@link #gram} without the Vector API. */
+    static double[] plainGram(float[] wo, int hs, int d) {
         // (Each sum below runs in index order, as a single loop would; four independent sums are
         // interleaved so that they do not wait on each other: same bits, about 4× faster.)
         double[] gram = new double[hs * hs];
@@ -80,7 +106,29 @@ public record OvFactors(float[] m, float[] u) {
 
     /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
     static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
+        double[] sq = quadForms(v, n, hs, gram);
         float[] u = new float[n * hs];
+        for (int r = 0; r < n; r++) {
+            float inv = (float) (1.0 / Math.sqrt(sq[r] / d + eps));
+            for (int j = 0; j < hs; j++) {
+                u[r * hs + j] = v[r * hs + j] * inv;
+            }
+        }
+        return u;
+    }
+
+    /**
+     * {@code v·G·vᵀ} of each row of {@code v} ({@code n × hs}), in double:
+     * {@code Σ_a (Σ_b G[a][b]·v[b])·v[a]}, every sum in index order. With the Vector API,
+     * {@link VectorMatMul#quadForms} computes the same bits.
+     */
+    static double[] quadForms(float[] v, int n, int hs, double[] gram) {
+        return VectorApi.ENABLED ? VectorMatMul.quadForms(v, n, hs, gram) : plainQuadForms(v, n, hs, gram);
+    }
+
+    /** {@link #quadForms} without the Vector API. */
+    static double[] plainQuadForms(float[] v, int n, int hs, double[] gram) {
+        double[] out = new double[n];
         double[] rows = new double[hs];
         for (int r = 0; r < n; r++) {
             int vo = r * hs;
@@ -111,12 +159,9 @@ public record OvFactors(float[] m, float[] u) {
             for (a = 0; a < hs; a++) {
                 sq += rows[a] * v[vo + a];
             }
-            float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
-            for (int j = 0; j < hs; j++) {
-                u[r * hs + j] = v[r * hs + j] * inv;
-            }
+            out[r] = sq;
         }
-        return u;
+        return out;
     }
 
     /**
@@ -134,9 +179,17 @@ public record OvFactors(float[] m, float[] u) {
     private static float[] centredWo(Gpt2Weights w, HeadId head) {
         int d = w.config().nEmbd();
         int hs = w.config().headSize();
-        int col = head.head() * hs;
-        float[] wo = new float[hs * d];
-        System.arraycopy(w.layer(head.layer()).wo(), col * d, wo, 0, hs * d);
+        return centredRows(w.layer(head.layer()).wo(), head.head() * hs * d, hs, d);
+    }
+
+    /** Rows {@code [hs, d]} of {@code src} from {@code off} on, copied, each with its mean removed. */
+    static float[] centredRows(float[] src, int off, int hs, int d) {
+        return centredRows(src, off, hs, d, new float[hs * d]);
+    }
+
+    /** As {@link #centredRows(float[], int, int, int)}, into {@code wo} (at least {@code hs × d}). */
+    static float[] centredRows(float[] src, int off, int hs, int d, float[] wo) {
+        System.arraycopy(src, off, wo, 0, hs * d);
         for (int j = 0; j < hs; j++) {
             float sum = 0f;
             for (int i = 0; i < d; i++) {
@@ -168,13 +221,39 @@ public record OvFactors(float[] m, float[] u) {
         float[] e = w.wte();
         float[] b = w.lnfB();
         float[] beta = new float[vocab];
-        for (int t = 0; t < vocab; t++) {
+        // Blocks of tokens in parallel.
+        int block = 1024;
+        java.util.stream.IntStream.range(0, (vocab + block - 1) / block).parallel()
+                .forEach(blk -> beta(e, b, d, blk * block, Math.min(vocab, blk * block + block), beta));
+        return beta;
+    }
+
+    /** {@code beta[t] = Σ_i b[i]·e[t·d + i]} for tokens {@code from .. to}. */
+    static void beta(float[] e, float[] b, int d, int from, int to, float[] beta) {
+        // Each token's sum runs in index order, as one loop per token would (same bits); four
+        // tokens' sums are interleaved so that they do not wait on each other.
+        int t = from;
+        for (; t + 4 <= to; t += 4) {
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            int e0 = t * d, e1 = e0 + d, e2 = e1 + d, e3 = e2 + d;
+            for (int i = 0; i < d; i++) {
+                float bi = b[i];
+                s0 += bi * e[e0 + i];
+                s1 += bi * e[e1 + i];
+                s2 += bi * e[e2 + i];
+                s3 += bi * e[e3 + i];
+            }
+            beta[t] = s0;
+            beta[t + 1] = s1;
+            beta[t + 2] = s2;
+            beta[t + 3] = s3;
+        }
+        for (; t < to; t++) {
             float s = 0f;
             for (int i = 0; i < d; i++) {
                 s += b[i] * e[t * d + i];
             }
             beta[t] = s;
         }
-        return beta;
     }
 }

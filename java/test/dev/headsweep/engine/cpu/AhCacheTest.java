@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.headsweep.HeadSweep;
@@ -109,6 +110,9 @@ class AhCacheTest {
         assertSame(cold, cached);
         assertEquals(2, log.lines.size(), log.all());
         assertTrue(log.lines.get(1).startsWith("headsweep: A_h cache hit: "), log.all());
+        // the form bench/compare.py reads
+        assertTrue(java.util.regex.Pattern.compile("key hashed in [\\d.]+ s, opened and verified in [\\d.]+ s\\)$")
+                .matcher(log.lines.get(1)).find(), log.lines.get(1));
 
         // The whole sweep: same scores and top-k from a fresh backend reading the entry.
         Sweep a = Sweep.of(weights, HeadSweep.task("numerals")).k(5)
@@ -139,11 +143,48 @@ class AhCacheTest {
     }
 
     @Test
-    void theKeyIsTheContentOfWhatAhDependsOn() {
+    void theKeyIsTheContentOfWhatAhDependsOn() throws Exception {
         AhCache.Key k1 = AhCache.key(weights, 1);
         AhCache.Key k2 = AhCache.key(weights, 2);
         assertArrayEquals(k1.sha256(), k2.sha256(), "the key does not depend on the threads");
+        assertArrayEquals(k1.sha256(), AhCache.key(weights, 5).sha256());
         assertEquals(64, k1.hex().length());
+        assertArrayEquals(referenceKey(weights), k1.sha256(), "the format of the key (existing entries stay valid)");
+    }
+
+    /** The key as the class comment defines it, one chunk of 4M floats after the other. */
+    static byte[] referenceKey(Gpt2Weights w) throws Exception {
+        var cfg = w.config();
+        List<float[]> tensors = new ArrayList<>();
+        for (int l = 0; l < cfg.nLayer(); l++) {
+            tensors.add(w.layer(l).wo());
+        }
+        tensors.add(w.lnfW());
+        tensors.add(w.wte());
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        head.put("headsweep A_h v1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        head.putInt(cfg.nLayer()).putInt(cfg.nHead()).putInt(cfg.headSize()).putInt(cfg.nEmbd())
+                .putInt(cfg.vocabSize()).putInt(1).putInt(tensors.size());
+        md.update(head.array(), 0, head.position());
+        int chunk = 1 << 22;
+        for (int i = 0; i < tensors.size(); i++) {
+            float[] a = tensors.get(i);
+            int from = 0;
+            do {
+                int to = Math.min(a.length, from + chunk);
+                java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate((to - from) * 4)
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                for (int j = from; j < to; j++) {
+                    bytes.putFloat(a[j]);
+                }
+                java.nio.ByteBuffer at = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                md.update(at.putInt(i).putInt(from).putInt(to).array());
+                md.update(java.security.MessageDigest.getInstance("SHA-256").digest(bytes.array()));
+                from += chunk;
+            } while (from < a.length);
+        }
+        return md.digest();
     }
 
     @Test
@@ -209,6 +250,195 @@ class AhCacheTest {
         }
         assertSame(cold, run(log.cache, allHeads));
         assertTrue(log.lines.get(log.lines.size() - 1).startsWith("headsweep: A_h cache hit: "));
+    }
+
+    @Test
+    void aDamagedHeadIsFoundByTheFirstRunThatReadsIt(@TempDir Path dir) throws IOException {
+        Logged log = new Logged(dir);
+        run(log.cache, allHeads);
+        Path file = entries(dir).get(0);
+        flip(file, 4096 + 2L * 50257 * 64 * 4 + 5000); // head 1.0
+        // A run that does not read head 1.0 uses the entry: every head it reads matches.
+        List<HeadId> some = List.of(new HeadId(0, 1), new HeadId(1, 1));
+        assertSame(run(null, some), run(log.cache, some));
+        assertEquals(2, log.lines.size(), log.all());
+        assertTrue(log.lines.get(1).startsWith("headsweep: A_h cache hit: "), log.all());
+        // The first run that reads it reports it, returns nothing computed from the file and rewrites it.
+        List<HeadId> others = List.of(new HeadId(1, 1), new HeadId(1, 0), new HeadId(0, 0));
+        assertSame(run(null, others), run(log.cache, others));
+        assertEquals(4, log.lines.size(), log.all());
+        assertEquals("headsweep: A_h cache file " + file + " is damaged (head 1.0 does not match its checksum); "
+                + "recomputing it", log.lines.get(2));
+        assertTrue(log.lines.get(3).startsWith("headsweep: A_h cache written: "), log.all());
+        assertSame(run(null, allHeads), run(log.cache, allHeads));
+        assertTrue(log.lines.get(4).startsWith("headsweep: A_h cache hit: "), log.all());
+    }
+
+    /** The entry of {@link #weights} in a fresh folder, and each head's A as the kernel computes it. */
+    static final class Fixture {
+        final Logged log;
+        final AhCache.Key key = AhCache.key(weights, 2);
+        final float[][] a = new float[allHeads.size()][];
+        final Path file;
+
+        Fixture(Path dir) throws IOException {
+            log = new Logged(dir);
+            run(log.cache, allHeads);
+            file = entries(dir).get(0);
+            FactoredTopK kernel = new FactoredTopK();
+            var cfg = weights.config();
+            FactoredTopK.Prepared p = FactoredTopK.prepare(weights.wte(), cfg.vocabSize(), cfg.nEmbd(),
+                    OvFactors.beta(weights));
+            for (int i = 0; i < allHeads.size(); i++) {
+                a[i] = kernel.computeA(p, OvFactors.m(weights, allHeads.get(i)), cfg.headSize());
+            }
+        }
+
+        AhCache.Entry open() {
+            return log.cache.open(weights, key).orElseThrow();
+        }
+    }
+
+    /** Reads tiles {@code [t0, t0+len)} into a {@code len × ld} array and checks them against {@code a}. */
+    static void readAndCompare(AhCache.HeadReader reader, float[] a, int t0, int len, int ld) {
+        int r = 64;
+        float[] dst = new float[len * ld];
+        java.util.Arrays.fill(dst, Float.NaN);
+        reader.read(t0, len, dst, ld);
+        for (int q = 0; q < len; q++) {
+            for (int j = 0; j < r; j++) {
+                if (Float.floatToRawIntBits(a[(t0 + q) * r + j]) != Float.floatToRawIntBits(dst[q * ld + j])) {
+                    throw new AssertionError("token " + (t0 + q) + ", row " + j);
+                }
+            }
+            for (int j = r; j < ld; j++) {
+                assertTrue(Float.isNaN(dst[q * ld + j]), "left as it was beyond r");
+            }
+        }
+    }
+
+    @Test
+    void aHeadReadInOrderInTilesOfAnySizeIsTheKernelsAAndVerifies(@TempDir Path dir) throws IOException {
+        Fixture f = new Fixture(dir);
+        int vocab = weights.config().vocabSize();
+        try (AhCache.Entry e = f.open()) {
+            int[][] tilings = {{512, 64}, {256, 72}, {1, 64}, {3000, 64}, {50257, 64}, {4099, 65}};
+            for (int[] tiling : tilings) {
+                for (int h = 0; h < allHeads.size(); h++) {
+                    AhCache.HeadReader reader = e.head(allHeads.get(h));
+                    for (int t0 = 0; t0 < vocab; t0 += tiling[0]) {
+                        readAndCompare(reader, f.a[h], t0, Math.min(tiling[0], vocab - t0), tiling[1]);
+                    }
+                    assertTrue(reader.verified(), "tiles of " + tiling[0]);
+                    assertTrue(reader.verified(), "the answer stays");
+                    assertThrows(IllegalStateException.class, () -> reader.read(0, 1, new float[64], 64));
+                }
+            }
+            // Re-reading a tile, reading part of the head (the rest is read to verify it), reading nothing.
+            AhCache.HeadReader again = e.head(allHeads.get(1));
+            readAndCompare(again, f.a[1], 0, 512, 64);
+            readAndCompare(again, f.a[1], 0, 512, 64);
+            readAndCompare(again, f.a[1], 512, 100, 64);
+            assertTrue(again.verified());
+            assertTrue(e.head(allHeads.get(2)).verified());
+            assertThrows(IndexOutOfBoundsException.class, () -> e.head(allHeads.get(0)).read(vocab - 1, 2,
+                    new float[128], 64));
+        }
+    }
+
+    @Test
+    void aHeadReadOutOfOrderIsLoadedWholeAndVerified(@TempDir Path dir) throws IOException {
+        Fixture f = new Fixture(dir);
+        int vocab = weights.config().vocabSize();
+        Random rnd = new Random(3);
+        try (AhCache.Entry e = f.open()) {
+            for (int h = 0; h < allHeads.size(); h++) {
+                AhCache.HeadReader reader = e.head(allHeads.get(h));
+                readAndCompare(reader, f.a[h], 0, 700, 64); // in order first
+                for (int i = 0; i < 50; i++) {
+                    int t0 = rnd.nextInt(vocab);
+                    readAndCompare(reader, f.a[h], t0, Math.min(vocab - t0, 1 + rnd.nextInt(600)), 64 + rnd.nextInt(3));
+                }
+                assertTrue(reader.verified());
+            }
+        }
+        // A damaged byte is found whatever the order of the reads.
+        flip(f.file, 4096 + 50257L * 64 * 4 + 12345); // head 0.1
+        try (AhCache.Entry e = f.open()) {
+            AhCache.HeadReader reader = e.head(allHeads.get(1));
+            reader.read(30000, 10, new float[640], 64);
+            reader.read(0, 10, new float[640], 64);
+            assertFalse(reader.verified());
+            AhCache.HeadReader inOrder = e.head(allHeads.get(1));
+            for (int t0 = 0; t0 < vocab; t0 += 512) {
+                inOrder.read(t0, Math.min(512, vocab - t0), new float[512 * 64], 64);
+            }
+            assertFalse(inOrder.verified());
+            assertTrue(e.head(allHeads.get(0)).verified(), "the other heads are intact");
+        }
+    }
+
+    @Test
+    void bytesHandedOutBeforeTheFileChangedDoNotVerify(@TempDir Path dir) throws IOException {
+        Fixture f = new Fixture(dir);
+        byte[] pristine = Files.readAllBytes(f.file);
+        flip(f.file, 4096 + 100); // head 0.0, token 0
+        try (AhCache.Entry e = f.open()) {
+            // Tokens 0 .. 511 handed out from the damaged file; then the file is repaired and a
+            // read out of order loads the whole head: it matches the head's checksum, but its start
+            // is not what was handed out.
+            AhCache.HeadReader reader = e.head(allHeads.get(0));
+            reader.read(0, 512, new float[512 * 64], 64);
+            Files.write(f.file, pristine);
+            reader.read(40000, 512, new float[512 * 64], 64);
+            assertFalse(reader.verified());
+            AhCache.HeadReader after = e.head(allHeads.get(0));
+            readAndCompare(after, f.a[0], 0, 512, 64);
+            readAndCompare(after, f.a[0], 40000, 512, 64);
+            assertTrue(after.verified(), "unchanged since: the start agrees");
+        }
+    }
+
+    @Test
+    void anInterruptedReadClosesNothingForLaterReaders(@TempDir Path dir) throws IOException {
+        Fixture f = new Fixture(dir);
+        try (AhCache.Entry e = f.open()) {
+            AhCache.HeadReader reader = e.head(allHeads.get(3));
+            Thread.currentThread().interrupt();
+            try {
+                assertThrows(java.io.UncheckedIOException.class, () -> reader.read(0, 512, new float[512 * 64], 64));
+            } finally {
+                Thread.interrupted();
+            }
+            AhCache.HeadReader later = e.head(allHeads.get(3));
+            for (int t0 = 0; t0 < 50257; t0 += 512) {
+                readAndCompare(later, f.a[3], t0, Math.min(512, 50257 - t0), 64);
+            }
+            assertTrue(later.verified());
+        }
+    }
+
+    @Test
+    void aFileThatCannotBeReadIsReportedAndRecomputed(@TempDir Path dir) throws IOException {
+        Logged log = new Logged(dir);
+        HeadTopK cold = run(null, allHeads);
+        CpuBackend be = new CpuBackend(2, FactoredTopK::new, log.cache);
+        assertSame(cold, be.ovTopK(weights, x, N, allHeads, K, Progress.NONE));
+        Path file = entries(dir).get(0);
+        assertSame(cold, be.ovTopK(weights, x, N, allHeads, K, Progress.NONE));
+        assertEquals(2, log.lines.size(), log.all());
+        // The backend keeps the entry open; the file shrinks under it.
+        truncate(file, 4096 + 1000);
+        assertSame(cold, be.ovTopK(weights, x, N, allHeads, K, Progress.NONE));
+        assertEquals(4, log.lines.size(), log.all());
+        assertTrue(log.lines.get(2).startsWith("headsweep: cannot read the A_h cache file " + file + " ("),
+                log.all());
+        assertTrue(log.lines.get(2).endsWith("); recomputing it"), log.all());
+        assertTrue(log.lines.get(3).startsWith("headsweep: A_h cache written: "), log.all());
+        assertSame(cold, be.ovTopK(weights, x, N, allHeads, K, Progress.NONE));
+        assertEquals(5, log.lines.size(), log.all());
+        assertTrue(log.lines.get(4).startsWith("headsweep: A_h cache hit: "), log.all());
+        be.close();
     }
 
     @Test
