@@ -17,9 +17,9 @@ public final class JitWarmUp {
     private JitWarmUp() {
     }
 
-    /** Starts the warm-up once per JVM in a daemon thread; returns at once. */
+    /** Starts the warm-up once per JVM in a daemon thread (not with {@code -Dheadsweep.warmup=false}); returns at once. */
     public static synchronized void startInBackground() {
-        if (running != null) {
+        if (running != null || "false".equalsIgnoreCase(System.getProperty("headsweep.warmup"))) {
             return;
         }
         running = new Thread(JitWarmUp::run, "headsweep-jit-warm-up");
