@@ -58,16 +58,10 @@ public record OvFactors(float[] m, float[] u) {
     }
 
     /**
-     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double, exactly symmetric). Its
-     * own method so that {@link JitWarmUp} can have it compiled before the first head. With the
-     * Vector API, {@link VectorMatMul#gram} computes the same bits.
+     * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double). Its own method so that
+     * {@link JitWarmUp} can have it compiled before the first head.
      */
     static double[] gram(float[] wo, int hs, int d) {
-        return VectorApi.ENABLED ? VectorMatMul.gram(wo, hs, d) : plainGram(wo, hs, d);
-    }
-
-    /** {@link #gram} without the Vector API. */
-    static double[] plainGram(float[] wo, int hs, int d) {
         // (Each sum below runs in index order, as a single loop would; four independent sums are
         // interleaved so that they do not wait on each other: same bits, about 4× faster.)
         double[] gram = new double[hs * hs];
@@ -106,29 +100,7 @@ public record OvFactors(float[] m, float[] u) {
 
     /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
     static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
-        double[] sq = quadForms(v, n, hs, gram);
         float[] u = new float[n * hs];
-        for (int r = 0; r < n; r++) {
-            float inv = (float) (1.0 / Math.sqrt(sq[r] / d + eps));
-            for (int j = 0; j < hs; j++) {
-                u[r * hs + j] = v[r * hs + j] * inv;
-            }
-        }
-        return u;
-    }
-
-    /**
-     * {@code v·G·vᵀ} of each row of {@code v} ({@code n × hs}), in double:
-     * {@code Σ_a (Σ_b G[a][b]·v[b])·v[a]}, every sum in index order. With the Vector API,
-     * {@link VectorMatMul#quadForms} computes the same bits.
-     */
-    static double[] quadForms(float[] v, int n, int hs, double[] gram) {
-        return VectorApi.ENABLED ? VectorMatMul.quadForms(v, n, hs, gram) : plainQuadForms(v, n, hs, gram);
-    }
-
-    /** {@link #quadForms} without the Vector API. */
-    static double[] plainQuadForms(float[] v, int n, int hs, double[] gram) {
-        double[] out = new double[n];
         double[] rows = new double[hs];
         for (int r = 0; r < n; r++) {
             int vo = r * hs;
@@ -159,9 +131,12 @@ public record OvFactors(float[] m, float[] u) {
             for (a = 0; a < hs; a++) {
                 sq += rows[a] * v[vo + a];
             }
-            out[r] = sq;
+            float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
+            for (int j = 0; j < hs; j++) {
+                u[r * hs + j] = v[r * hs + j] * inv;
+            }
         }
-        return out;
+        return u;
     }
 
     /**
