@@ -59,49 +59,70 @@ public record OvFactors(float[] m, float[] u) {
 
     /**
      * The head's Gram matrix {@code G = W̃_O·W̃_Oᵀ} ({@code hs × hs}, double, exactly symmetric). Its
-     * own method so that {@link JitWarmUp} can have it compiled before the first head. With the
-     * Vector API, {@link VectorMatMul#gram} computes the same bits.
+     * own method so that {@link JitWarmUp} can have it compiled before the first head.
      */
     static double[] gram(float[] wo, int hs, int d) {
-        return VectorApi.ENABLED ? VectorMatMul.gram(wo, hs, d) : plainGram(wo, hs, d);
-    }
-
-    /** {@link #gram} without the Vector API. */
-    static double[] plainGram(float[] wo, int hs, int d) {
-        // (Each sum below runs in index order, as a single loop would; four independent sums are
-        // interleaved so that they do not wait on each other: same bits, about 4× faster.)
-        double[] gram = new double[hs * hs];
-        for (int a = 0; a < hs; a++) {
-            int b = a;
-            for (; b + 4 <= hs; b += 4) {
-                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                int oa = a * d, o0 = b * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+        // Each sum runs in index order i = 0, 1, ..., one multiply and one add per term, as a
+        // single loop would (same bits; the float products are exact in double). The sums of a
+        // 4 × 4 block of G advance side by side: each step loads 8 values for 16 terms.
+        double[] g = new double[hs * hs];
+        int full = hs - hs % 4;
+        for (int a = 0; a < full; a += 4) {
+            int a0 = a * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
+            for (int b = a; b < full; b += 4) { // blocks on and above the diagonal
+                int b0 = b * d, b1 = b0 + d, b2 = b1 + d, b3 = b2 + d;
+                double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+                double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
                 for (int i = 0; i < d; i++) {
-                    double x = wo[oa + i];
-                    s0 += x * wo[o0 + i];
-                    s1 += x * wo[o1 + i];
-                    s2 += x * wo[o2 + i];
-                    s3 += x * wo[o3 + i];
+                    double x0 = wo[a0 + i], x1 = wo[a1 + i], x2 = wo[a2 + i], x3 = wo[a3 + i];
+                    double y0 = wo[b0 + i], y1 = wo[b1 + i], y2 = wo[b2 + i], y3 = wo[b3 + i];
+                    s00 += x0 * y0;
+                    s01 += x0 * y1;
+                    s02 += x0 * y2;
+                    s03 += x0 * y3;
+                    s10 += x1 * y0;
+                    s11 += x1 * y1;
+                    s12 += x1 * y2;
+                    s13 += x1 * y3;
+                    s20 += x2 * y0;
+                    s21 += x2 * y1;
+                    s22 += x2 * y2;
+                    s23 += x2 * y3;
+                    s30 += x3 * y0;
+                    s31 += x3 * y1;
+                    s32 += x3 * y2;
+                    s33 += x3 * y3;
                 }
-                gram[a * hs + b] = s0;
-                gram[b * hs + a] = s0;
-                gram[a * hs + b + 1] = s1;
-                gram[(b + 1) * hs + a] = s1;
-                gram[a * hs + b + 2] = s2;
-                gram[(b + 2) * hs + a] = s2;
-                gram[a * hs + b + 3] = s3;
-                gram[(b + 3) * hs + a] = s3;
+                // (in a diagonal block, G[a+p][a+q] and G[a+q][a+p] are the same sum: x·y = y·x exactly)
+                putSym(g, hs, a, b, s00, s01, s02, s03);
+                putSym(g, hs, a + 1, b, s10, s11, s12, s13);
+                putSym(g, hs, a + 2, b, s20, s21, s22, s23);
+                putSym(g, hs, a + 3, b, s30, s31, s32, s33);
             }
-            for (; b < hs; b++) {
+        }
+        for (int a = 0; a < hs; a++) { // the columns past the last block of 4
+            for (int b = Math.max(a, full); b < hs; b++) {
                 double s = 0;
                 for (int i = 0; i < d; i++) {
                     s += (double) wo[a * d + i] * wo[b * d + i];
                 }
-                gram[a * hs + b] = s;
-                gram[b * hs + a] = s;
+                g[a * hs + b] = s;
+                g[b * hs + a] = s;
             }
         }
-        return gram;
+        return g;
+    }
+
+    /** {@code G[a][b+q] = G[b+q][a] = s_q} for q < 4. */
+    private static void putSym(double[] g, int hs, int a, int b, double s0, double s1, double s2, double s3) {
+        g[a * hs + b] = s0;
+        g[a * hs + b + 1] = s1;
+        g[a * hs + b + 2] = s2;
+        g[a * hs + b + 3] = s3;
+        g[b * hs + a] = s0;
+        g[(b + 1) * hs + a] = s1;
+        g[(b + 2) * hs + a] = s2;
+        g[(b + 3) * hs + a] = s3;
     }
 
     /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
@@ -118,50 +139,76 @@ public record OvFactors(float[] m, float[] u) {
     }
 
     /**
-     * {@code v·G·vᵀ} of each row of {@code v} ({@code n × hs}), in double:
-     * {@code Σ_a (Σ_b G[a][b]·v[b])·v[a]}, every sum in index order. With the Vector API,
-     * {@link VectorMatMul#quadForms} computes the same bits.
+     * {@code v·G·vᵀ} of each keyword row ({@code v} is {@code n × hs}), in double:
+     * {@code Σ_a (G·vᵀ)[a]·v[a]} with {@code (G·vᵀ)[a] = Σ_b G[a][b]·v[b]}.
      */
     static double[] quadForms(float[] v, int n, int hs, double[] gram) {
-        return VectorApi.ENABLED ? VectorMatMul.quadForms(v, n, hs, gram) : plainQuadForms(v, n, hs, gram);
-    }
-
-    /** {@link #quadForms} without the Vector API. */
-    static double[] plainQuadForms(float[] v, int n, int hs, double[] gram) {
+        // Every sum in index order, one multiply and one add per term, as a single loop would (same
+        // bits). The sums of 4 keyword rows × 4 entries of G·vᵀ advance side by side: each step
+        // loads 8 values for 16 terms.
         double[] out = new double[n];
-        double[] rows = new double[hs];
-        for (int r = 0; r < n; r++) {
-            int vo = r * hs;
-            int a = 0;
-            for (; a + 4 <= hs; a += 4) {
-                double r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+        double[] rows = new double[4 * hs];
+        int full = hs - hs % 4;
+        int r = 0;
+        for (; r < n; r += 4) {
+            int count = Math.min(4, n - r);
+            int v0 = r * hs;
+            int v1 = count > 1 ? v0 + hs : v0; // (a short last block repeats its first row)
+            int v2 = count > 2 ? v0 + 2 * hs : v0;
+            int v3 = count > 3 ? v0 + 3 * hs : v0;
+            for (int a = 0; a < full; a += 4) {
                 int g0 = a * hs, g1 = g0 + hs, g2 = g1 + hs, g3 = g2 + hs;
+                double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+                double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
                 for (int b = 0; b < hs; b++) {
-                    double x = v[vo + b];
-                    r0 += gram[g0 + b] * x;
-                    r1 += gram[g1 + b] * x;
-                    r2 += gram[g2 + b] * x;
-                    r3 += gram[g3 + b] * x;
+                    double c0 = gram[g0 + b], c1 = gram[g1 + b], c2 = gram[g2 + b], c3 = gram[g3 + b];
+                    double x0 = v[v0 + b], x1 = v[v1 + b], x2 = v[v2 + b], x3 = v[v3 + b];
+                    s00 += c0 * x0;
+                    s01 += c1 * x0;
+                    s02 += c2 * x0;
+                    s03 += c3 * x0;
+                    s10 += c0 * x1;
+                    s11 += c1 * x1;
+                    s12 += c2 * x1;
+                    s13 += c3 * x1;
+                    s20 += c0 * x2;
+                    s21 += c1 * x2;
+                    s22 += c2 * x2;
+                    s23 += c3 * x2;
+                    s30 += c0 * x3;
+                    s31 += c1 * x3;
+                    s32 += c2 * x3;
+                    s33 += c3 * x3;
                 }
-                rows[a] = r0;
-                rows[a + 1] = r1;
-                rows[a + 2] = r2;
-                rows[a + 3] = r3;
+                put4(rows, a, s00, s01, s02, s03);
+                put4(rows, hs + a, s10, s11, s12, s13);
+                put4(rows, 2 * hs + a, s20, s21, s22, s23);
+                put4(rows, 3 * hs + a, s30, s31, s32, s33);
             }
-            for (; a < hs; a++) {
-                double row = 0;
-                for (int b = 0; b < hs; b++) {
-                    row += gram[a * hs + b] * v[vo + b];
+            for (int p = 0; p < count; p++) {
+                int vo = v0 + p * hs;
+                for (int a = full; a < hs; a++) { // the entries past the last block of 4
+                    double row = 0;
+                    for (int b = 0; b < hs; b++) {
+                        row += gram[a * hs + b] * v[vo + b];
+                    }
+                    rows[p * hs + a] = row;
                 }
-                rows[a] = row;
+                double sq = 0;
+                for (int a = 0; a < hs; a++) {
+                    sq += rows[p * hs + a] * v[vo + a];
+                }
+                out[r + p] = sq;
             }
-            double sq = 0;
-            for (a = 0; a < hs; a++) {
-                sq += rows[a] * v[vo + a];
-            }
-            out[r] = sq;
         }
         return out;
+    }
+
+    private static void put4(double[] a, int at, double s0, double s1, double s2, double s3) {
+        a[at] = s0;
+        a[at + 1] = s1;
+        a[at + 2] = s2;
+        a[at + 3] = s3;
     }
 
     /**

@@ -49,18 +49,14 @@ class OvFactorsTest {
 
     static double[] referenceQuadForms(float[] v, int n, int hs, double[] gram) {
         double[] out = new double[n];
-        double[] rows = new double[hs];
         for (int r = 0; r < n; r++) {
+            double sq = 0;
             for (int a = 0; a < hs; a++) {
                 double row = 0;
                 for (int b = 0; b < hs; b++) {
                     row += gram[a * hs + b] * v[r * hs + b];
                 }
-                rows[a] = row;
-            }
-            double sq = 0;
-            for (int a = 0; a < hs; a++) {
-                sq += rows[a] * v[r * hs + a];
+                sq += row * v[r * hs + a];
             }
             out[r] = sq;
         }
@@ -137,8 +133,8 @@ class OvFactorsTest {
     @Test
     void gramAndRowsGiveTheBitsOfOneLoopPerSum() {
         SplittableRandom r = new SplittableRandom(7);
-        int[][] shapes = {{64, 768, 388}, {64, 128, 40}, {80, 64, 12}, {5, 7, 3}, {13, 100, 9}, {37, 33, 5},
-                {1, 1, 1}, {8, 16, 0}};
+        int[][] shapes = {{64, 768, 388}, {64, 128, 40}, {64, 64, 387}, {64, 64, 386}, {64, 64, 385}, {80, 64, 12},
+                {5, 7, 3}, {13, 100, 9}, {37, 33, 5}, {4, 9, 4}, {3, 2, 2}, {1, 1, 1}, {8, 16, 0}};
         for (int[] s : shapes) {
             int hs = s[0], d = s[1], n = s[2];
             for (int rep = 0; rep < 3; rep++) {
@@ -146,17 +142,9 @@ class OvFactorsTest {
                 float[] v = random(r, n * hs, 1.0);
                 String what = " hs=" + hs + " d=" + d + " n=" + n;
                 double[] ref = referenceGram(wo, hs, d);
-                float[] uRef = referenceRows(v, n, hs, d, 1e-5f, ref);
                 assertBits(ref, OvFactors.gram(wo, hs, d), "gram" + what);
-                assertBits(ref, OvFactors.plainGram(wo, hs, d), "plain gram" + what);
-                double[] sqRef = referenceQuadForms(v, n, hs, ref);
-                assertBits(uRef, OvFactors.rows(v, n, hs, d, 1e-5f, ref), "u" + what);
-                assertBits(sqRef, OvFactors.quadForms(v, n, hs, ref), "v·G·vᵀ" + what);
-                assertBits(sqRef, OvFactors.plainQuadForms(v, n, hs, ref), "plain v·G·vᵀ" + what);
-                if (VectorApi.ENABLED) {
-                    assertBits(ref, VectorMatMul.gram(wo, hs, d), "vector gram" + what);
-                    assertBits(sqRef, VectorMatMul.quadForms(v, n, hs, ref), "vector v·G·vᵀ" + what);
-                }
+                assertBits(referenceRows(v, n, hs, d, 1e-5f, ref), OvFactors.rows(v, n, hs, d, 1e-5f, ref), "u" + what);
+                assertBits(referenceQuadForms(v, n, hs, ref), OvFactors.quadForms(v, n, hs, ref), "v·G·vᵀ" + what);
             }
         }
     }
