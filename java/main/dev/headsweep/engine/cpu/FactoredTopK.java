@@ -35,7 +35,8 @@ import java.util.Objects;
  * loaded on the plain path.
  *
  * <p>Performance (GPT-2 small, r=64, d=768, V=50257, n=388, k=5; 2-core Zen 5, Java 17): native
- * bf16 about 36 ms per head on one thread (stage 1 28.5 ms, stage 2 8.7 ms), about 19 ms per
+ * two-pass about 27 ms per head on one thread (stage 1 in bf16 13 ms, bounded stage 2 9.4 ms,
+ * second pass 2–5 ms); native bf16 about 36 ms per head on one thread (stage 1 28.5 ms, stage 2 8.7 ms), about 19 ms per
  * head with two threads; native fp32 about 41 ms; vector about 41–46 ms per head on one thread
  * (160–180 GFLOP/s), about 22–26 ms per head with two threads; plain about 175 ms per head. The first Vector call runs until C2 has compiled the
  * micro-kernels (about 1 s); see {@code FactoredTopKBench} in the tests.
