@@ -279,7 +279,7 @@ public final class AhCache {
                     t.join();
                     break;
                 } catch (InterruptedException e) {
-                    interrupted = true; // the helpers finish their chunk and stop soon
+                    interrupted = true; // the helpers run to the end (a few tenths of a second); restored below
                 }
             }
         }

@@ -17,7 +17,10 @@ public final class JitWarmUp {
     private JitWarmUp() {
     }
 
-    /** Starts the warm-up once per JVM in a daemon thread (not with {@code -Dheadsweep.warmup=false}); returns at once. */
+    /**
+     * Starts the warm-up once per JVM in a daemon thread (not with {@code -Dheadsweep.warmup=false});
+     * returns at once. Without the Vector API only the A_h cache's hashing and checksums are warmed up.
+     */
     public static synchronized void startInBackground() {
         if (running != null || "false".equalsIgnoreCase(System.getProperty("headsweep.warmup"))) {
             return;
@@ -66,6 +69,9 @@ public final class JitWarmUp {
             }
         } catch (RuntimeException | Error e) {
             // as below
+        }
+        if (!VectorApi.ENABLED) {
+            return; // the plain loops below compile quickly, and warming them would cost seconds
         }
         try {
             SplittableRandom r = new SplittableRandom(1);
