@@ -38,6 +38,7 @@
  */
 #include "hs_native.h"
 #include "simd.h"
+#include "bf16_block.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -106,28 +107,8 @@ static int pass1_offer(hs_ctx *c, int row, int32_t t, float ub, float lb) {
 #define DEF_K2T(NV)                                                                                \
     static HS_AVX512_BF16 int k2t_##NV(hs_ctx *c, const float *beta, const float *ne,              \
                                        const float *nel, int t0, int b, int len, int v0) {         \
-        const int rh = c->rh, rhp = c->rp / 2;                                                     \
-        const uint32_t *a = c->ab + (size_t) b * rhp;                                              \
-        const uint32_t *u = c->ub + (size_t) v0 * rh * HS_L;                                       \
         __m512 acc[4][NV];                                                                         \
-        for (int m = 0; m < 4; m++) {                                                              \
-            __m512 be = _mm512_set1_ps(beta[t0 + b + m]);                                          \
-            for (int q = 0; q < NV; q++) {                                                         \
-                acc[m][q] = be;                                                                    \
-            }                                                                                      \
-        }                                                                                          \
-        for (int p = 0; p < rh; p++) {                                                             \
-            __m512i w[NV];                                                                         \
-            for (int q = 0; q < NV; q++) {                                                         \
-                w[q] = _mm512_load_si512((const void *) (u + ((size_t) q * rh + p) * HS_L));       \
-            }                                                                                      \
-            for (int m = 0; m < 4; m++) {                                                          \
-                __m512i x = _mm512_set1_epi32((int) a[m * rhp + p]);                               \
-                for (int q = 0; q < NV; q++) {                                                     \
-                    acc[m][q] = _mm512_dpbf16_ps(acc[m][q], (__m512bh) x, (__m512bh) w[q]);        \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+        hs_bf16_block_##NV(c, beta, t0, b, v0, acc);                                               \
         const int tokens = len - b < 4 ? len - b : 4;                                              \
         __m512 mgs[4][NV];                                                                         \
         __mmask16 pass[4][NV];                                                                     \
