@@ -48,8 +48,8 @@ static HS_AVX512 __m512i rne_bits(__m512 x) {
 
 /*
  * One row of E in bf16 pairs: w[p] = bf16 x[2p] | bf16 x[2p+1] << 16 for p < (d + 1) / 2 (zero
- * past d); with s, sl non-null also the sums of squares of x and of x - bf16(x) (fp32 lanes, then
- * double). The one rounding that stage 1 uses, in both the tiles and the norms.
+ * past d), and the sums of squares of x and of x - bf16(x) (fp32 lanes, then double): the one
+ * rounding that stage 1 uses, in both the tiles and the norms.
  */
 static HS_AVX512 void row_bf16(const float *x, int d, uint32_t *w, double *s, double *sl) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -62,20 +62,15 @@ static HS_AVX512 void row_bf16(const float *x, int d, uint32_t *w, double *s, do
         __m512i lo = _mm512_permutex2var_epi32(h0, ev, h1);
         __m512i hi = _mm512_permutex2var_epi32(h0, od, h1);
         _mm512_storeu_si512((void *) (w + c0 / 2), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-        if (s != NULL) {
-            __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_slli_epi32(h0, 16))); /* exact */
-            __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_slli_epi32(h1, 16)));
-            a = _mm512_fmadd_ps(x0, x0, _mm512_fmadd_ps(x1, x1, a));
-            al = _mm512_fmadd_ps(l0, l0, _mm512_fmadd_ps(l1, l1, al));
-        }
+        __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_slli_epi32(h0, 16))); /* exact */
+        __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_slli_epi32(h1, 16)));
+        a = _mm512_fmadd_ps(x0, x0, _mm512_fmadd_ps(x1, x1, a));
+        al = _mm512_fmadd_ps(l0, l0, _mm512_fmadd_ps(l1, l1, al));
     }
-    double tot = 0.0, totl = 0.0;
-    if (s != NULL) {
-        tot = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
-                                                 _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
-        totl = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(al)),
-                                                  _mm512_cvtps_pd(_mm512_extractf32x8_ps(al, 1))));
-    }
+    double tot = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                                                    _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
+    double totl = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(al)),
+                                                     _mm512_cvtps_pd(_mm512_extractf32x8_ps(al, 1))));
     for (int c = d32; c < d; c += 2) { /* the columns left */
         float x0 = x[c], x1 = c + 1 < d ? x[c + 1] : 0.0f;
         uint32_t h0 = hs_bf16_bits(x0), h1 = hs_bf16_bits(x1);
@@ -85,10 +80,8 @@ static HS_AVX512 void row_bf16(const float *x, int d, uint32_t *w, double *s, do
         totl += l0 * l0 + l1 * l1;
         w[c / 2] = h0 | h1 << 16;
     }
-    if (s != NULL) {
-        *s = tot;
-        *sl = totl;
-    }
+    *s = tot;
+    *sl = totl;
 }
 
 /*
@@ -276,15 +269,15 @@ HS_AVX512 int hs_twopass_rows(hs_ctx *c, const float *M, const float *U, int n, 
 /* ---- the tile -------------------------------------------------------------------------- */
 
 #define DEF_K1B(NV)                                                                              \
-    static HS_AVX512_BF16 void k1b_##NV(const uint32_t *eb, int dhs, int dh, const uint32_t *mt2, \
-                                        int rp, float *at) {                                     \
+    static HS_AVX512_BF16 void k1b_##NV(const uint32_t *eb, int dh, const uint32_t *mt2, int rp, \
+                                        float *at) {                                             \
         __m512 acc[4][NV];                                                                       \
         for (int m = 0; m < 4; m++) {                                                            \
             for (int q = 0; q < NV; q++) {                                                       \
                 acc[m][q] = _mm512_setzero_ps();                                                 \
             }                                                                                    \
         }                                                                                        \
-        const uint32_t *e0 = eb, *e1 = eb + dhs, *e2 = eb + 2 * dhs, *e3 = eb + 3 * dhs;         \
+        const uint32_t *e0 = eb, *e1 = eb + dh, *e2 = eb + 2 * dh, *e3 = eb + 3 * dh;             \
         for (int p = 0; p < dh; p++) {                                                           \
             __m512i w[NV];                                                                       \
             for (int q = 0; q < NV; q++) {                                                       \
@@ -321,10 +314,10 @@ HS_AVX512_BF16 void hs_stage1_bf16(hs_ctx *c, const uint32_t *eb, int d, int t0,
             const uint32_t *mt2 = c->mt2 + v0 * HS_L;
             float *a = at + v0 * HS_L;
             switch (nvr - v0 >= 4 ? 4 : nvr - v0) {
-            case 4: k1b_4(e, dh, dh, mt2, rp, a); break;
-            case 3: k1b_3(e, dh, dh, mt2, rp, a); break;
-            case 2: k1b_2(e, dh, dh, mt2, rp, a); break;
-            default: k1b_1(e, dh, dh, mt2, rp, a); break;
+            case 4: k1b_4(e, dh, mt2, rp, a); break;
+            case 3: k1b_3(e, dh, mt2, rp, a); break;
+            case 2: k1b_2(e, dh, mt2, rp, a); break;
+            default: k1b_1(e, dh, mt2, rp, a); break;
             }
         }
     }
