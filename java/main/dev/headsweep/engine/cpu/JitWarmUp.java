@@ -6,10 +6,9 @@ import java.util.SplittableRandom;
  * Compiles the hot loops before the real work reaches them. Vector API code runs orders of
  * magnitude slower until the JIT has compiled it, which on a one-shot sweep costs about a second;
  * running the same loops on small random data in a background thread while the checkpoint is being
- * read (I/O-bound, one core) hides that cost. The same holds for SHA-256 (the A_h cache's key: the
- * first 100 MB hash about 3× slower before the JIT has the intrinsic in place, and the first
- * {@code MessageDigest} costs about 70 ms to set up) and CRC32C (its checksums). Results are
- * discarded; it never fails the caller.
+ * read (I/O-bound, one core) hides that cost. The same holds, to a smaller degree, for the loops
+ * around the CRC intrinsics (the A_h cache's key and checksums). Results are discarded; it never
+ * fails the caller.
  */
 public final class JitWarmUp {
     private static volatile Thread running;
@@ -45,22 +44,12 @@ public final class JitWarmUp {
 
     private static void run() {
         try {
-            // The A_h cache's key (SHA-256 over the weights): 256 KB at a time until the JIT has the
-            // SHA-256 intrinsic in place (about 20× faster than interpreted; some 15 rounds, 0.1 s)
-            // or for 0.25 s at most. Then its checksums (CRC32C).
+            // The A_h cache's key (CRC32C and CRC32 fingerprints of the weights) and its checksums
+            // (CRC32C): a few rounds have the loop around the intrinsics compiled.
             float[] floats = new float[1 << 16];
             java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(AhCache.HASH_SCRATCH);
-            long start = System.nanoTime();
-            long reference = 0;
-            for (int i = 0; System.nanoTime() - start < 250_000_000L; i++) {
-                long t0 = System.nanoTime();
-                AhCache.digest(floats, 0, floats.length, scratch);
-                long dt = System.nanoTime() - t0;
-                if (i == 1) {
-                    reference = dt; // interpreted (the first round also sets up the provider)
-                } else if (i > 1 && dt * 8 < reference) {
-                    break;
-                }
+            for (int i = 0; i < 64; i++) {
+                AhCache.fingerprint(floats, 0, floats.length, scratch);
             }
             java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(1 << 16);
             java.util.zip.CRC32C crc = new java.util.zip.CRC32C();

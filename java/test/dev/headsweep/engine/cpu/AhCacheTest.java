@@ -152,7 +152,10 @@ class AhCacheTest {
         assertArrayEquals(referenceKey(weights), k1.sha256(), "the format of the key (existing entries stay valid)");
     }
 
-    /** The key as the class comment defines it, one chunk of 4M floats after the other. */
+    /**
+     * The key as the class comment defines it, one chunk of 4M floats after the other, with the
+     * CRCs of each chunk's bytes taken in one call each (the class reads through a 256 KB buffer).
+     */
     static byte[] referenceKey(Gpt2Weights w) throws Exception {
         var cfg = w.config();
         List<float[]> tensors = new ArrayList<>();
@@ -163,7 +166,7 @@ class AhCacheTest {
         tensors.add(w.wte());
         java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
         java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        head.put("headsweep A_h v1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        head.put("headsweep A_h v2".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         head.putInt(cfg.nLayer()).putInt(cfg.nHead()).putInt(cfg.headSize()).putInt(cfg.nEmbd())
                 .putInt(cfg.vocabSize()).putInt(1).putInt(tensors.size());
         md.update(head.array(), 0, head.position());
@@ -178,13 +181,46 @@ class AhCacheTest {
                 for (int j = from; j < to; j++) {
                     bytes.putFloat(a[j]);
                 }
-                java.nio.ByteBuffer at = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                md.update(at.putInt(i).putInt(from).putInt(to).array());
-                md.update(java.security.MessageDigest.getInstance("SHA-256").digest(bytes.array()));
+                java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+                c.update(bytes.array());
+                java.util.zip.CRC32 z = new java.util.zip.CRC32();
+                z.update(bytes.array());
+                java.nio.ByteBuffer at = java.nio.ByteBuffer.allocate(20).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                md.update(at.putInt(i).putInt(from).putInt(to).putInt((int) c.getValue()).putInt((int) z.getValue())
+                        .array());
                 from += chunk;
             } while (from < a.length);
         }
         return md.digest();
+    }
+
+    @Test
+    void theFingerprintSeesEveryBitAndEveryPosition() {
+        // Each single-bit change and each swap of two floats changes a chunk's fingerprint.
+        float[] a = new float[300_000];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(AhCache.HASH_SCRATCH);
+        long base = AhCache.fingerprint(a, 0, a.length, scratch);
+        for (int trial = 0; trial < 200; trial++) {
+            int i = r.nextInt(a.length);
+            float old = a[i];
+            a[i] = Float.intBitsToFloat(Float.floatToRawIntBits(old) ^ (1 << r.nextInt(32)));
+            assertNotEquals(base, AhCache.fingerprint(a, 0, a.length, scratch), "bit flip at " + i);
+            a[i] = old;
+            int j = r.nextInt(a.length);
+            if (a[j] != a[i]) {
+                a[i] = a[j];
+                a[j] = old;
+                assertNotEquals(base, AhCache.fingerprint(a, 0, a.length, scratch), "swap " + i + ", " + j);
+                a[j] = a[i];
+                a[i] = old;
+            }
+        }
+        assertEquals(base, AhCache.fingerprint(a, 0, a.length, scratch), "restored");
+        assertNotEquals(base, AhCache.fingerprint(a, 1, a.length, scratch), "a different range");
     }
 
     @Test
