@@ -231,8 +231,9 @@ public final class Block0 {
      * query is {@code q[qAt .. qAt+hs)}; the key and value of position {@code u} are at
      * {@code kvAt + u·kvStride + kOff} and {@code .. + vOff} in {@code kv}. Adds the {@code hs}
      * outputs to {@code out[outAt ..]}. {@code att} is scratch of at least {@code t + 1} floats.
+     * Package-private for {@link JitWarmUp}.
      */
-    private static void attendQuery(float[] q, int qAt, float[] kv, int kvAt, int kvStride, int kOff, int vOff,
+    static void attendQuery(float[] q, int qAt, float[] kv, int kvAt, int kvStride, int kOff, int vOff,
                                     int t, int hs, float scale, float[] att, float[] out, int outAt) {
         float max = Float.NEGATIVE_INFINITY;
         for (int u = 0; u <= t; u++) {

@@ -56,6 +56,18 @@ public final class JitWarmUp {
             for (int i = 0; i < 32; i++) {
                 crc.update(direct.clear());
             }
+            // Block 0's own loops (MatMul and LayerNorm are warmed below): gelu_new and the
+            // attention of one query, interpreted for the first prompts otherwise.
+            float[] g = new float[1 << 14];
+            float[] kv = new float[32 * 2 * 64];
+            float[] att = new float[32];
+            float[] o = new float[64];
+            for (int i = 0; i < 24; i++) {
+                Gelu.inPlace(g);
+                for (int t = 0; t < 32; t++) {
+                    Block0.attendQuery(kv, 0, kv, 0, 128, 0, 64, t, 64, 0.125f, att, o, 0);
+                }
+            }
         } catch (RuntimeException | Error e) {
             // as below
         }
