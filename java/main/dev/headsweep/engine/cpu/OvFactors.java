@@ -54,7 +54,7 @@ public record OvFactors(float[] m, float[] u) {
         Gpt2Weights.LayerOv lay = w.layer(head.layer());
         float[] v = MatMul.xw(z, n, d, lay.wv(), d, head.head() * hs, hs, lay.bv());
         // σ² = |v·W̃_O|²/d + eps = v·G·vᵀ/d + eps with the head's Gram matrix G = W̃_O·W̃_Oᵀ (hs × hs)
-        return rows(v, n, hs, d, eps, gram(wo, hs, d));
+        return rows(v, n, hs, d, eps, gram(wo, hs, d, scratch().gram(hs)));
     }
 
     /**
@@ -62,72 +62,106 @@ public record OvFactors(float[] m, float[] u) {
      * own method so that {@link JitWarmUp} can have it compiled before the first head.
      */
     static double[] gram(float[] wo, int hs, int d) {
-        // Each sum runs in index order i = 0, 1, ..., one multiply and one add per term, as a
-        // single loop would (same bits; the float products are exact in double). The sums of a
-        // 4 × 4 block of G advance side by side: each step loads 8 values for 16 terms.
-        double[] g = new double[hs * hs];
-        int full = hs - hs % 4;
-        for (int a = 0; a < full; a += 4) {
-            int a0 = a * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
-            for (int b = a; b < full; b += 4) { // blocks on and above the diagonal
-                int b0 = b * d, b1 = b0 + d, b2 = b1 + d, b3 = b2 + d;
-                double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-                double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-                for (int i = 0; i < d; i++) {
-                    double x0 = wo[a0 + i], x1 = wo[a1 + i], x2 = wo[a2 + i], x3 = wo[a3 + i];
-                    double y0 = wo[b0 + i], y1 = wo[b1 + i], y2 = wo[b2 + i], y3 = wo[b3 + i];
-                    s00 += x0 * y0;
-                    s01 += x0 * y1;
-                    s02 += x0 * y2;
-                    s03 += x0 * y3;
-                    s10 += x1 * y0;
-                    s11 += x1 * y1;
-                    s12 += x1 * y2;
-                    s13 += x1 * y3;
-                    s20 += x2 * y0;
-                    s21 += x2 * y1;
-                    s22 += x2 * y2;
-                    s23 += x2 * y3;
-                    s30 += x3 * y0;
-                    s31 += x3 * y1;
-                    s32 += x3 * y2;
-                    s33 += x3 * y3;
+        return gram(wo, hs, d, new double[hs * hs]);
+    }
+
+    /** As {@link #gram(float[], int, int)}, into {@code g} (at least {@code hs × hs}; all of it is written). */
+    private static double[] gram(float[] wo, int hs, int d, double[] g) {
+        // G[a][b] (b >= a) is one sum over i in index order, one multiply and one add per term, as
+        // a single loop gives it (the float products are exact in double); G[b][a] is the same
+        // number (x·y = y·x exactly). The code vectorizes ACROSS sums, never within one: W̃_O is
+        // copied, transposed and widened into rows wt[i] = (W̃_O[0][i], ..., W̃_O[hs-1][i]), and
+        // the sums of 3 rows a, a1, a2 of G advance side by side over b = a .. hs-1, 2 terms i at
+        // a time: a loop over b that C2 compiles to vector code. (C2 vectorizes it only while it
+        // is this small, about 6 products: it cannot tell the arrays stored to from the rows read.
+        // The loop nest is here rather than in a small method called per row and step, which C2
+        // would compile only after many heads: as one nest it is replaced on the stack by C2 code
+        // in the first call, as the scalar loops were.)
+        Scratch scratch = scratch();
+        double[][] wt = scratch.rows(d, hs);
+        double[] s0 = scratch.sums0(hs);
+        double[] s1 = scratch.sums1(hs);
+        double[] s2 = scratch.sums2(hs);
+        transpose(wo, hs, d, wt);
+        for (int a = 0; a < hs; a += 3) {
+            int a1 = Math.min(a + 1, hs - 1); // (past the last row: that row again, computed twice)
+            int a2 = Math.min(a + 2, hs - 1);
+            java.util.Arrays.fill(s0, a, hs, 0.0);
+            java.util.Arrays.fill(s1, a, hs, 0.0);
+            java.util.Arrays.fill(s2, a, hs, 0.0);
+            int i = 0;
+            for (; i + 2 <= d; i += 2) {
+                double[] y0 = wt[i];
+                double[] y1 = wt[i + 1];
+                double x00 = y0[a];
+                double x01 = y1[a];
+                double x10 = y0[a1];
+                double x11 = y1[a1];
+                double x20 = y0[a2];
+                double x21 = y1[a2];
+                for (int b = a; b < hs; b++) {
+                    double c0 = y0[b];
+                    double c1 = y1[b];
+                    s0[b] = s0[b] + x00 * c0 + x01 * c1;
+                    s1[b] = s1[b] + x10 * c0 + x11 * c1;
+                    s2[b] = s2[b] + x20 * c0 + x21 * c1;
                 }
-                // (in a diagonal block, G[a+p][a+q] and G[a+q][a+p] are the same sum: x·y = y·x exactly)
-                putSym(g, hs, a, b, s00, s01, s02, s03);
-                putSym(g, hs, a + 1, b, s10, s11, s12, s13);
-                putSym(g, hs, a + 2, b, s20, s21, s22, s23);
-                putSym(g, hs, a + 3, b, s30, s31, s32, s33);
             }
-        }
-        for (int a = 0; a < hs; a++) { // the columns past the last block of 4
-            for (int b = Math.max(a, full); b < hs; b++) {
-                double s = 0;
-                for (int i = 0; i < d; i++) {
-                    s += (double) wo[a * d + i] * wo[b * d + i];
+            if (i < d) {
+                double[] y = wt[i];
+                double x0 = y[a];
+                double x1 = y[a1];
+                double x2 = y[a2];
+                for (int b = a; b < hs; b++) {
+                    double c = y[b];
+                    s0[b] += x0 * c;
+                    s1[b] += x1 * c;
+                    s2[b] += x2 * c;
                 }
-                g[a * hs + b] = s;
-                g[b * hs + a] = s;
+            }
+            // (below the diagonal only within the block: s1[a] = G[a1][a] is the number s0[a1] = G[a][a1])
+            for (int b = a; b < hs; b++) {
+                g[a * hs + b] = s0[b];
+                g[b * hs + a] = s0[b];
+                g[a1 * hs + b] = s1[b];
+                g[b * hs + a1] = s1[b];
+                g[a2 * hs + b] = s2[b];
+                g[b * hs + a2] = s2[b];
             }
         }
         return g;
     }
 
-    /** {@code G[a][b+q] = G[b+q][a] = s_q} for q < 4. */
-    private static void putSym(double[] g, int hs, int a, int b, double s0, double s1, double s2, double s3) {
-        g[a * hs + b] = s0;
-        g[a * hs + b + 1] = s1;
-        g[a * hs + b + 2] = s2;
-        g[a * hs + b + 3] = s3;
-        g[b * hs + a] = s0;
-        g[(b + 1) * hs + a] = s1;
-        g[(b + 2) * hs + a] = s2;
-        g[(b + 3) * hs + a] = s3;
+    /**
+     * {@code wt[i][b] = wo[b·d + i]} ({@code wo} is {@code hs × d}), widened. (Its own loop nest, so
+     * that C2 replaces each on the stack on its own.)
+     */
+    private static void transpose(float[] wo, int hs, int d, double[][] wt) {
+        int i = 0;
+        for (; i + 4 <= d; i += 4) { // four rows per pass: each line read feeds four of them
+            double[] t0 = wt[i];
+            double[] t1 = wt[i + 1];
+            double[] t2 = wt[i + 2];
+            double[] t3 = wt[i + 3];
+            for (int b = 0; b < hs; b++) {
+                int o = b * d + i;
+                t0[b] = wo[o];
+                t1[b] = wo[o + 1];
+                t2[b] = wo[o + 2];
+                t3[b] = wo[o + 3];
+            }
+        }
+        for (; i < d; i++) {
+            double[] t = wt[i];
+            for (int b = 0; b < hs; b++) {
+                t[b] = wo[b * d + i];
+            }
+        }
     }
 
     /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
     static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
-        double[] sq = quadForms(v, n, hs, gram);
+        double[] sq = quadForms(v, n, hs, gram, scratch().squares(n));
         float[] u = new float[n * hs];
         for (int r = 0; r < n; r++) {
             float inv = (float) (1.0 / Math.sqrt(sq[r] / d + eps));
@@ -138,77 +172,167 @@ public record OvFactors(float[] m, float[] u) {
         return u;
     }
 
+    /** Keyword rows per pass of {@link #quadForms} (its transposed rows: {@code hs × CHUNK} doubles). */
+    static final int CHUNK = 512;
+
     /**
      * {@code v·G·vᵀ} of each keyword row ({@code v} is {@code n × hs}), in double:
      * {@code Σ_a (G·vᵀ)[a]·v[a]} with {@code (G·vᵀ)[a] = Σ_b G[a][b]·v[b]}.
      */
     static double[] quadForms(float[] v, int n, int hs, double[] gram) {
+        return quadForms(v, n, hs, gram, new double[n]);
+    }
+
+    /** As {@link #quadForms(float[], int, int, double[])}, into {@code out[0 .. n-1]}. */
+    private static double[] quadForms(float[] v, int n, int hs, double[] gram, double[] out) {
         // Every sum in index order, one multiply and one add per term, as a single loop would (same
-        // bits). The sums of 4 keyword rows × 4 entries of G·vᵀ advance side by side: each step
-        // loads 8 values for 16 terms.
-        double[] out = new double[n];
-        double[] rows = new double[4 * hs];
-        int full = hs - hs % 4;
-        int r = 0;
-        for (; r < n; r += 4) {
-            int count = Math.min(4, n - r);
-            int v0 = r * hs;
-            int v1 = count > 1 ? v0 + hs : v0; // (a short last block repeats its first row)
-            int v2 = count > 2 ? v0 + 2 * hs : v0;
-            int v3 = count > 3 ? v0 + 3 * hs : v0;
-            for (int a = 0; a < full; a += 4) {
-                int g0 = a * hs, g1 = g0 + hs, g2 = g1 + hs, g3 = g2 + hs;
-                double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-                double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-                for (int b = 0; b < hs; b++) {
-                    double c0 = gram[g0 + b], c1 = gram[g1 + b], c2 = gram[g2 + b], c3 = gram[g3 + b];
-                    double x0 = v[v0 + b], x1 = v[v1 + b], x2 = v[v2 + b], x3 = v[v3 + b];
-                    s00 += c0 * x0;
-                    s01 += c1 * x0;
-                    s02 += c2 * x0;
-                    s03 += c3 * x0;
-                    s10 += c0 * x1;
-                    s11 += c1 * x1;
-                    s12 += c2 * x1;
-                    s13 += c3 * x1;
-                    s20 += c0 * x2;
-                    s21 += c1 * x2;
-                    s22 += c2 * x2;
-                    s23 += c3 * x2;
-                    s30 += c0 * x3;
-                    s31 += c1 * x3;
-                    s32 += c2 * x3;
-                    s33 += c3 * x3;
-                }
-                put4(rows, a, s00, s01, s02, s03);
-                put4(rows, hs + a, s10, s11, s12, s13);
-                put4(rows, 2 * hs + a, s20, s21, s22, s23);
-                put4(rows, 3 * hs + a, s30, s31, s32, s33);
-            }
-            for (int p = 0; p < count; p++) {
-                int vo = v0 + p * hs;
-                for (int a = full; a < hs; a++) { // the entries past the last block of 4
-                    double row = 0;
-                    for (int b = 0; b < hs; b++) {
-                        row += gram[a * hs + b] * v[vo + b];
+        // bits): (G·vᵀ)[a] over b = 0, 1, ..., then the row's sum over a = 0, 1, ... The code
+        // vectorizes ACROSS the keyword rows r, as gram does across b: v is transposed and widened
+        // into rows vt[b] = (v[0][b], v[1][b], ...); the sums s_a[r] = (G·vᵀ)[a] of 2 entries a at
+        // a time advance over all r, 3 terms b at a time; then q[r] += s_a[r]·v[r][a].
+        int chunk = Math.min(n, CHUNK);
+        Scratch scratch = scratch();
+        double[][] vt = scratch.columns(hs, chunk);
+        double[] s0 = scratch.sums0(chunk);
+        double[] s1 = scratch.sums1(chunk);
+        double[] q = n == chunk ? out : new double[chunk];
+        for (int from = 0; from < n; from += chunk) {
+            int len = Math.min(chunk, n - from);
+            transpose(v, from, len, hs, vt);
+            java.util.Arrays.fill(q, 0, len, 0.0);
+            for (int a = 0; a < hs; a += 2) {
+                int a1 = Math.min(a + 1, hs - 1); // (past the last entry: that entry again, computed twice)
+                int g0 = a * hs;
+                int g1 = a1 * hs;
+                java.util.Arrays.fill(s0, 0, len, 0.0);
+                java.util.Arrays.fill(s1, 0, len, 0.0);
+                int b = 0;
+                for (; b + 3 <= hs; b += 3) {
+                    double[] y0 = vt[b];
+                    double[] y1 = vt[b + 1];
+                    double[] y2 = vt[b + 2];
+                    double x00 = gram[g0 + b];
+                    double x01 = gram[g0 + b + 1];
+                    double x02 = gram[g0 + b + 2];
+                    double x10 = gram[g1 + b];
+                    double x11 = gram[g1 + b + 1];
+                    double x12 = gram[g1 + b + 2];
+                    for (int r = 0; r < len; r++) {
+                        double c0 = y0[r];
+                        double c1 = y1[r];
+                        double c2 = y2[r];
+                        s0[r] = s0[r] + x00 * c0 + x01 * c1 + x02 * c2;
+                        s1[r] = s1[r] + x10 * c0 + x11 * c1 + x12 * c2;
                     }
-                    rows[p * hs + a] = row;
                 }
-                double sq = 0;
-                for (int a = 0; a < hs; a++) {
-                    sq += rows[p * hs + a] * v[vo + a];
+                for (; b < hs; b++) {
+                    double[] y = vt[b];
+                    double x0 = gram[g0 + b];
+                    double x1 = gram[g1 + b];
+                    for (int r = 0; r < len; r++) {
+                        double c = y[r];
+                        s0[r] += x0 * c;
+                        s1[r] += x1 * c;
+                    }
                 }
-                out[r + p] = sq;
+                double[] ya = vt[a];
+                for (int r = 0; r < len; r++) {
+                    q[r] += s0[r] * ya[r];
+                }
+                if (a1 > a) {
+                    double[] ya1 = vt[a1];
+                    for (int r = 0; r < len; r++) {
+                        q[r] += s1[r] * ya1[r];
+                    }
+                }
+            }
+            if (q != out) {
+                System.arraycopy(q, 0, out, from, len);
             }
         }
         return out;
     }
 
-    private static void put4(double[] a, int at, double s0, double s1, double s2, double s3) {
-        a[at] = s0;
-        a[at + 1] = s1;
-        a[at + 2] = s2;
-        a[at + 3] = s3;
+    /** {@code vt[b][k] = v[(from + k)·hs + b]} for {@code b < hs}, {@code k < len}. */
+    private static void transpose(float[] v, int from, int len, int hs, double[][] vt) {
+        int b = 0;
+        for (; b + 4 <= hs; b += 4) {
+            double[] t0 = vt[b];
+            double[] t1 = vt[b + 1];
+            double[] t2 = vt[b + 2];
+            double[] t3 = vt[b + 3];
+            for (int k = 0; k < len; k++) {
+                int o = (from + k) * hs + b;
+                t0[k] = v[o];
+                t1[k] = v[o + 1];
+                t2[k] = v[o + 2];
+                t3[k] = v[o + 3];
+            }
+        }
+        for (; b < hs; b++) {
+            double[] t = vt[b];
+            for (int k = 0; k < len; k++) {
+                t[k] = v[(from + k) * hs + b];
+            }
+        }
+    }
+
+    /** Each thread's transposed copies and sums for {@link #gram} and {@link #quadForms}, kept between heads. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static Scratch scratch() {
+        return SCRATCH.get();
+    }
+
+    /** Arrays that grow to the largest size asked for and are then reused. */
+    private static final class Scratch {
+        private double[][] rows = new double[0][];
+        private double[][] columns = new double[0][];
+        private double[] sums0 = new double[0];
+        private double[] sums1 = new double[0];
+        private double[] sums2 = new double[0];
+        private double[] gram = new double[0];
+        private double[] squares = new double[0];
+
+        /** For {@link #gram}: at least {@code d} rows of at least {@code hs} doubles. */
+        double[][] rows(int d, int hs) {
+            return rows = fit(rows, d, hs);
+        }
+
+        /** For {@link #quadForms}: at least {@code hs} rows of at least {@code n} doubles. */
+        double[][] columns(int hs, int n) {
+            return columns = fit(columns, hs, n);
+        }
+
+        double[] sums0(int n) {
+            return sums0.length >= n ? sums0 : (sums0 = new double[n]);
+        }
+
+        double[] sums1(int n) {
+            return sums1.length >= n ? sums1 : (sums1 = new double[n]);
+        }
+
+        double[] sums2(int n) {
+            return sums2.length >= n ? sums2 : (sums2 = new double[n]);
+        }
+
+        /** For the Gram matrix of {@link #u(Gpt2Weights, HeadId, float[], int)}'s heads. */
+        double[] gram(int hs) {
+            return gram.length >= hs * hs ? gram : (gram = new double[hs * hs]);
+        }
+
+        /** For the {@code v·G·vᵀ} of {@link #rows}. */
+        double[] squares(int n) {
+            return squares.length >= n ? squares : (squares = new double[n]);
+        }
+
+        private static double[][] fit(double[][] m, int rows, int cols) {
+            int have = m.length == 0 ? 0 : m[0].length;
+            if (m.length >= rows && have >= cols) {
+                return m;
+            }
+            return new double[Math.max(rows, m.length)][Math.max(cols, have)];
+        }
     }
 
     /**

@@ -133,8 +133,11 @@ class OvFactorsTest {
     @Test
     void gramAndRowsGiveTheBitsOfOneLoopPerSum() {
         SplittableRandom r = new SplittableRandom(7);
+        // hs and d not multiples of the blocks (3 rows and 2 terms of G, 2 entries and 3 terms of
+        // v·G·vᵀ, 4 in the transpositions); n past OvFactors.CHUNK (passes over 512 rows at a time)
         int[][] shapes = {{64, 768, 388}, {64, 128, 40}, {64, 64, 387}, {64, 64, 386}, {64, 64, 385}, {80, 64, 12},
-                {5, 7, 3}, {13, 100, 9}, {37, 33, 5}, {4, 9, 4}, {3, 2, 2}, {1, 1, 1}, {8, 16, 0}};
+                {5, 7, 3}, {13, 100, 9}, {37, 33, 5}, {4, 9, 4}, {3, 2, 2}, {1, 1, 1}, {8, 16, 0},
+                {64, 16, 1100}, {7, 5, 513}, {2, 3, 512}, {66, 10, 7}, {67, 11, 6}};
         for (int[] s : shapes) {
             int hs = s[0], d = s[1], n = s[2];
             for (int rep = 0; rep < 3; rep++) {
