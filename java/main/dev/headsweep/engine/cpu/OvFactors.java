@@ -82,7 +82,7 @@ public record OvFactors(float[] m, float[] u) {
         double[] s0 = scratch.sums0(hs);
         double[] s1 = scratch.sums1(hs);
         double[] s2 = scratch.sums2(hs);
-        transpose(wo, hs, d, wt);
+        transpose(wo, 0, hs, d, wt); // wt[i][b] = W̃_O[b][i]
         for (int a = 0; a < hs; a += 3) {
             int a1 = Math.min(a + 1, hs - 1); // (past the last row: that row again, computed twice)
             int a2 = Math.min(a + 2, hs - 1);
@@ -132,33 +132,6 @@ public record OvFactors(float[] m, float[] u) {
         return g;
     }
 
-    /**
-     * {@code wt[i][b] = wo[b·d + i]} ({@code wo} is {@code hs × d}), widened. (Its own loop nest, so
-     * that C2 replaces each on the stack on its own.)
-     */
-    private static void transpose(float[] wo, int hs, int d, double[][] wt) {
-        int i = 0;
-        for (; i + 4 <= d; i += 4) { // four rows per pass: each line read feeds four of them
-            double[] t0 = wt[i];
-            double[] t1 = wt[i + 1];
-            double[] t2 = wt[i + 2];
-            double[] t3 = wt[i + 3];
-            for (int b = 0; b < hs; b++) {
-                int o = b * d + i;
-                t0[b] = wo[o];
-                t1[b] = wo[o + 1];
-                t2[b] = wo[o + 2];
-                t3[b] = wo[o + 3];
-            }
-        }
-        for (; i < d; i++) {
-            double[] t = wt[i];
-            for (int b = 0; b < hs; b++) {
-                t[b] = wo[b * d + i];
-            }
-        }
-    }
-
     /** The keyword rows {@code u = v/σ} with {@code σ² = v·G·vᵀ/d + eps} ({@code n × hs}). */
     static float[] rows(float[] v, int n, int hs, int d, float eps, double[] gram) {
         double[] sq = quadForms(v, n, hs, gram, scratch().squares(n));
@@ -198,7 +171,7 @@ public record OvFactors(float[] m, float[] u) {
         double[] q = n == chunk ? out : new double[chunk];
         for (int from = 0; from < n; from += chunk) {
             int len = Math.min(chunk, n - from);
-            transpose(v, from, len, hs, vt);
+            transpose(v, from * hs, len, hs, vt); // vt[b][k] = v[from + k][b]
             java.util.Arrays.fill(q, 0, len, 0.0);
             for (int a = 0; a < hs; a += 2) {
                 int a1 = Math.min(a + 1, hs - 1); // (past the last entry: that entry again, computed twice)
@@ -253,26 +226,30 @@ public record OvFactors(float[] m, float[] u) {
         return out;
     }
 
-    /** {@code vt[b][k] = v[(from + k)·hs + b]} for {@code b < hs}, {@code k < len}. */
-    private static void transpose(float[] v, int from, int len, int hs, double[][] vt) {
-        int b = 0;
-        for (; b + 4 <= hs; b += 4) {
-            double[] t0 = vt[b];
-            double[] t1 = vt[b + 1];
-            double[] t2 = vt[b + 2];
-            double[] t3 = vt[b + 3];
-            for (int k = 0; k < len; k++) {
-                int o = (from + k) * hs + b;
-                t0[k] = v[o];
-                t1[k] = v[o + 1];
-                t2[k] = v[o + 2];
-                t3[k] = v[o + 3];
+    /**
+     * {@code dst[c][r] = src[off + r·cols + c]} for {@code r < rows}, {@code c < cols}: a block of
+     * rows of a row-major float matrix, transposed and widened to double (gram: W̃_O, hs × d;
+     * quadForms: a pass of keyword rows of v, len × hs).
+     */
+    private static void transpose(float[] src, int off, int rows, int cols, double[][] dst) {
+        int c = 0;
+        for (; c + 4 <= cols; c += 4) { // four columns per pass: each line read feeds four of them
+            double[] t0 = dst[c];
+            double[] t1 = dst[c + 1];
+            double[] t2 = dst[c + 2];
+            double[] t3 = dst[c + 3];
+            for (int r = 0; r < rows; r++) {
+                int o = off + r * cols + c;
+                t0[r] = src[o];
+                t1[r] = src[o + 1];
+                t2[r] = src[o + 2];
+                t3[r] = src[o + 3];
             }
         }
-        for (; b < hs; b++) {
-            double[] t = vt[b];
-            for (int k = 0; k < len; k++) {
-                t[k] = v[(from + k) * hs + b];
+        for (; c < cols; c++) {
+            double[] t = dst[c];
+            for (int r = 0; r < rows; r++) {
+                t[r] = src[off + r * cols + c];
             }
         }
     }
