@@ -266,20 +266,33 @@ public final class FactoredTopK {
      */
     public static Prepared prepare(float[] E, int V, int d, float[] beta) {
         Objects.requireNonNull(E, "E");
-        if (V < 1 || d < 1) {
-            throw new IllegalArgumentException("V=" + V + ", d=" + d);
-        }
+        checkShape(V, d);
         if (E.length < (long) V * d) {
             throw new IllegalArgumentException("E has " + E.length + " floats, needs V*d=" + (long) V * d);
         }
+        if ((long) padded(V) * d > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("V*d too large: " + (long) padded(V) * d);
+        }
+        return withBias(E, V, d, beta);
+    }
+
+    /** V rounded up to a multiple of {@value #PACK}: the tokens of the packed E and of the padded beta. */
+    static int padded(int V) {
+        return (V + PACK - 1) / PACK * PACK;
+    }
+
+    private static void checkShape(int V, int d) {
+        if (V < 1 || d < 1) {
+            throw new IllegalArgumentException("V=" + V + ", d=" + d);
+        }
+    }
+
+    /** The preparation of E (null: none) with beta copied, zero-padded to {@link #padded} tokens. */
+    private static Prepared withBias(float[] E, int V, int d, float[] beta) {
         if (beta != null && beta.length < V) {
             throw new IllegalArgumentException("beta has " + beta.length + " floats, needs V=" + V);
         }
-        int vPad = (V + PACK - 1) / PACK * PACK;
-        if ((long) vPad * d > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("V*d too large: " + (long) vPad * d);
-        }
-        float[] b = new float[vPad];
+        float[] b = new float[padded(V)];
         if (beta != null) {
             System.arraycopy(beta, 0, b, 0, V);
         }
@@ -288,9 +301,8 @@ public final class FactoredTopK {
 
     /** E packed in blocks of {@value #PACK} tokens ({@code Ep[b][c][m] = E[PACK·b+m][c]}, zero rows past V). */
     private static float[] pack(float[] E, int V, int d) {
-        int vPad = (V + PACK - 1) / PACK * PACK;
-        float[] Ep = new float[vPad * d];
-        int blocks = vPad / PACK;
+        float[] Ep = new float[padded(V) * d];
+        int blocks = padded(V) / PACK;
         if (USE_NATIVE) {
             // the same copy in C: no interpreted loop while the JIT has not compiled it yet
             int chunks = 8;
@@ -320,18 +332,8 @@ public final class FactoredTopK {
      * @param beta per-token bias, length V; {@code null} means zeros
      */
     public static Prepared prepareBias(int V, int d, float[] beta) {
-        if (V < 1 || d < 1) {
-            throw new IllegalArgumentException("V=" + V + ", d=" + d);
-        }
-        if (beta != null && beta.length < V) {
-            throw new IllegalArgumentException("beta has " + beta.length + " floats, needs V=" + V);
-        }
-        int vPad = (V + PACK - 1) / PACK * PACK;
-        float[] b = new float[vPad];
-        if (beta != null) {
-            System.arraycopy(beta, 0, b, 0, V);
-        }
-        return new Prepared(null, V, d, b);
+        checkShape(V, d);
+        return withBias(null, V, d, beta);
     }
 
     /**

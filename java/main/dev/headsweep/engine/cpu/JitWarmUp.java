@@ -56,7 +56,7 @@ public final class JitWarmUp {
             for (int i = 0; i < 32; i++) {
                 crc.update(direct.clear());
             }
-            // Block 0's own loops (MatMul and LayerNorm are warmed below): gelu_new and the
+            // Block 0's own loops (MatMul and LayerNorm, with the Vector API, further below): gelu_new and the
             // attention of one query, interpreted for the first prompts otherwise.
             float[] g = new float[1 << 14];
             float[] kv = new float[32 * 2 * 64];

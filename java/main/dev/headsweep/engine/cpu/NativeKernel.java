@@ -243,8 +243,7 @@ final class NativeKernel implements FactoredTopK.Kernel {
     static Bf16View view(FactoredTopK.Prepared p) {
         synchronized (p) {
             if (p.nativeView == null) {
-                int vPad = (p.V + FactoredTopK.PACK - 1) / FactoredTopK.PACK * FactoredTopK.PACK;
-                int[] eb = new int[Math.multiplyExact(vPad, (p.d + 1) / 2)];
+                int[] eb = new int[Math.multiplyExact(FactoredTopK.padded(p.V), (p.d + 1) / 2)];
                 float[] ne = new float[p.V];
                 float[] nel = new float[p.V];
                 float emax = prepareE(p.E, p.V, p.d, eb, ne, nel);
