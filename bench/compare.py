@@ -3,8 +3,12 @@
 
 Run through bench/compare.sh (which installs what is missing, builds the jar and plants the
 checkpoint). Systems:
-  headsweep-cold    the CLI, CPU backend, no cache (every head's A_h computed: stage 1 + stage 2)
+  headsweep-cold    the CLI, CPU backend, no cache (every head's A_h computed: stage 1 + stage 2);
+                    the sweep's default: a keyword stops as soon as k tokens beat all its targets
   headsweep-cached  the CLI with --cache, the entry already written (stage 2 only)
+  headsweep-cold-whole, headsweep-cached-whole
+                    the same with --whole-top-k: every row's whole top-k, then the targets looked
+                    up in it (the work the PyTorch peers do with topk; numerals only)
   headsweep-build   the first --cache run: cold, plus writing the entry (numerals only)
   torch-batched     bench/peers/torch_peer.py --method batched   (d-wide unembedding, torch.topk)
   torch-factored    bench/peers/torch_peer.py --method factored  (A_h in PyTorch, logits materialized)
@@ -37,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 JAR = os.path.join(ROOT, "target", "headsweep.jar")
 TIMING = re.compile(r"(\d+) heads × (\d+) keywords on .*: load ([\d.]+) s, block 0 ([\d.]+) s, "
-                    r"OV chain \+ top-k ([\d.]+) s, scoring ([\d.]+) s")
+                    r"OV chain \+ (?:top-k|targets' rank) ([\d.]+) s, scoring ([\d.]+) s")
 CACHE_HIT = re.compile(r"key hashed in ([\d.]+) s, opened and verified in ([\d.]+) s")
 CACHE_WRITTEN = re.compile(r"A_h cache written: (\S+) \(([\d.]+ [GM]B), (\d+) heads, in ([\d.]+) s\)")
 
@@ -101,13 +105,15 @@ class Bench:
             return json.load(f)
 
     # -- systems ----------------------------------------------------------------------------
-    def headsweep(self, system, n, run, cache):
+    def headsweep(self, system, n, run, cache, whole=False):
         task, ids = self.task(n)
         out = os.path.join(self.work, f"{system}-{n or 'numerals'}-{run}.csv")
         cmd = ["./headsweep", "sweep", "--model", self.a.model, "--task", task, "--relations", "copy,next",
                "--k", str(self.a.k), "--threads", str(self.a.threads), "--format", "csv", "--out", out]
         if cache:
             cmd.append("--cache=" + self.a.cache_dir)
+        if whole:
+            cmd.append("--whole-top-k")
         env = dict(os.environ)
         if self.a.java_opts:
             env["JAVA_OPTS"] = self.a.java_opts
@@ -126,7 +132,7 @@ class Bench:
         wr = CACHE_WRITTEN.search(err)
         if wr:
             row.update(cache_file=wr.group(1), cache_size=wr.group(2), cache_write_s=float(wr.group(4)))
-        if system == "headsweep-cached" and not h:
+        if system.startswith("headsweep-cached") and not h:
             log(err)
             raise SystemExit("compare: a cached run did not hit the cache")
         row["hits"] = self.hits_from_csv(out, row["keywords"])
@@ -245,18 +251,18 @@ def main():
     log(f"numerals task, {a.threads} threads (load average before: {load_before})")
     num = {}
     build = b.headsweep("headsweep-build", None, 1, cache=True)
-    colds, cacheds = [], []
-    for run in range(1, a.repeat + 1):  # interleaved, so that machine noise hits both alike
-        colds.append(b.headsweep("headsweep-cold", None, run, cache=False))
-        cacheds.append(b.headsweep("headsweep-cached", None, run, cache=True))
-    num["headsweep-cold"] = median_row(colds)
-    num["headsweep-cached"] = median_row(cacheds)
+    runs = {s: [] for s in ("headsweep-cold", "headsweep-cached", "headsweep-cold-whole", "headsweep-cached-whole")}
+    for run in range(1, a.repeat + 1):  # interleaved, so that machine noise hits all alike
+        for s in runs:
+            runs[s].append(b.headsweep(s, None, run, cache="cached" in s, whole=s.endswith("whole")))
+    for s in runs:
+        num[s] = median_row(runs[s])
     num["headsweep-build"] = build
     for method in ("batched", "factored", "notebook"):
         if "torch-" + method not in skip:
             num["torch-" + method] = b.torch(method, None, 1)
     ref = num["headsweep-cold"]
-    for r in colds + cacheds + [build] + [num[s] for s in num if s.startswith("torch-")]:
+    for r in [r for rs in runs.values() for r in rs] + [build] + [num[s] for s in num if s.startswith("torch-")]:
         if r is not ref:
             b.check(ref, r)
     ref["check"] = "reference"

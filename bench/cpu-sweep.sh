@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # CPU benchmark of the core job: `sweep --task numerals` (copy + next, all 144 heads, 388
-# keywords) on a GPT-2-small-shaped fp32 checkpoint, split into load, block 0, OV chain + top-k
-# (fused) and scoring, with the peak resident memory of the whole process.
+# keywords) on a GPT-2-small-shaped fp32 checkpoint, split into load, block 0, the OV chain (with
+# the targets' rank test, the sweep's default, or with --whole-top-k) and scoring, with the peak
+# resident memory of the whole process.
 #
 #   bash bench/cpu-sweep.sh [RUNS] [CONFIGS]   (default 3 runs per configuration)
 #
-# CONFIGS: space-separated KERNEL,THREADS[,cache] with KERNEL one of native-2pass (the default
+# CONFIGS: space-separated KERNEL,THREADS[,cache][,whole] with KERNEL one of native-2pass (the default
 # where the native library runs on a CPU with AVX512_BF16), native-bf16 (one pass,
 # -Dheadsweep.native.twopass=false), native (fp32 native, -Dheadsweep.native.bf16=false), vector
 # (-Dheadsweep.native=false) and plain (also -Dheadsweep.vector=false); ",cache" sweeps with
 # --cache from an A_h cache filled once beforehand (stage 1 skipped; the native-2pass and
-# native-bf16 kernels then run the same one-pass code). Default: the native variants and vector
-# cold on 2 threads, native-2pass on 1, and native-2pass and vector cached on 2.
+# native-bf16 kernels then run the same one-pass code); ",whole" sweeps with --whole-top-k (every
+# head's whole top-k at every keyword, the targets looked up in it: same scores, the work the sweep
+# did before the rank test). Default: native-2pass cold and cached, each with and without ",whole",
+# native-2pass on 1 thread, native-bf16 and vector cold on 2.
 #
 # Plants the checkpoint once (headsweep demo --keep, ~0.65 GB in $TMPDIR), then runs each
 # configuration RUNS times, interleaved so that machine noise hits all of them alike. Prints a
@@ -30,9 +33,9 @@ if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/.planted-v2" ]; then
 fi
 mkdir -p bench/results
 csv=bench/results/cpu-sweep.csv
-echo "config,run,total_s,load_s,block0_s,ov_topk_s,scoring_s,peak_rss_mb" > "$csv"
+echo "config,run,total_s,load_s,block0_s,ov_chain_s,scoring_s,peak_rss_mb" > "$csv"
 
-default_configs="native-2pass,2 native-2pass,1 native-bf16,2 native,2 vector,2 native-2pass,2,cache vector,2,cache"
+default_configs="native-2pass,2 native-2pass,2,whole native-2pass,1 native-2pass,2,cache native-2pass,2,cache,whole native-bf16,2 vector,2 vector,2,cache"
 read -r -a configs <<< "${2:-$default_configs}"
 cache="${TMPDIR:-/tmp}/headsweep-bench-ah-cache"
 flags() {
@@ -51,8 +54,15 @@ if [[ " ${configs[*]} " == *",cache "* ]]; then
 fi
 for run in $(seq 1 "$runs"); do
   for c in "${configs[@]}"; do
-    IFS=, read -r impl threads cached <<< "$c"
-    extra=(); [ "$cached" = cache ] && extra=(--cache="$cache")
+    IFS=, read -r impl threads opt1 opt2 <<< "$c"
+    extra=()
+    for o in $opt1 $opt2; do
+      case "$o" in
+        cache) extra+=(--cache="$cache") ;;
+        whole) extra+=(--whole-top-k) ;;
+        *) echo "unknown option $o in $c" >&2; exit 2 ;;
+      esac
+    done
     log=$(mktemp)
     start=$(date +%s.%N)
     JAVA_OPTS="$(flags "$impl")" /usr/bin/time -f "PEAK_KB %M" ./headsweep sweep --model "$model" --task numerals \
@@ -61,9 +71,9 @@ for run in $(seq 1 "$runs"); do
     line=$(grep "heads × " "$log")
     case "$line" in *"$impl)"*) ;; *) echo "expected the $impl kernel, got: $line" >&2; exit 1 ;; esac
     peak=$(awk '/PEAK_KB/ {print int($2/1024)}' "$log")
-    nums=$(echo "$line" | perl -ne 'print join(",", /load ([\d.]+) s, block 0 ([\d.]+) s, OV chain \+ top-k ([\d.]+) s, scoring ([\d.]+) s/)')
+    nums=$(echo "$line" | perl -ne 'print join(",", /load ([\d.]+) s, block 0 ([\d.]+) s, OV chain \+ (?:top-k|targets. rank) ([\d.]+) s, scoring ([\d.]+) s/)')
     total=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    echo "$impl-$threads${cached:+-$cached},$run,$total,$nums,$peak" >> "$csv"
+    echo "$impl-$threads${opt1:+-$opt1}${opt2:+-$opt2},$run,$total,$nums,$peak" >> "$csv"
     rm -f "$log"
   done
 done
@@ -73,9 +83,9 @@ echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')
 echo "median of $runs runs (seconds; memory in MB); process total includes JVM start-up"
 awk -F, 'NR > 1 { k = $1; n[k]++; for (i = 3; i <= 8; i++) v[k, i, n[k]] = $i }
   END {
-    printf "%-20s %8s %8s %8s %10s %8s %9s\n", "config", "total", "load", "block0", "ov+top-k", "scoring", "peak MB"
+    printf "%-28s %8s %8s %8s %10s %8s %9s\n", "config", "total", "load", "block0", "ov chain", "scoring", "peak MB"
     for (k in n) {
-      printf "%-20s", k
+      printf "%-28s", k
       for (i = 3; i <= 8; i++) {
         m = n[k]; for (a = 1; a <= m; a++) s[a] = v[k, i, a]
         for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (s[b] < s[a]) { t = s[a]; s[a] = s[b]; s[b] = t }

@@ -31,7 +31,7 @@ final class HeadCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         HeadId id = HeadId.parse(head);
-        SweepResult r = options.run(List.of(id), cache.cache(options.quiet));
+        SweepResult r = options.run(List.of(id), cache.cache(options.quiet), true);
         Output.emit(HeadReport.text(r, id), out);
         return 0;
     }

@@ -38,12 +38,18 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "FILE", description = "Write the report to FILE (atomically) instead of stdout.")
     Path out;
 
+    @Option(names = "--whole-top-k",
+            description = "Compute every head's whole top-K at every keyword and look the targets up in it, "
+                    + "instead of stopping at each keyword as soon as K tokens beat all its targets. "
+                    + "Same scores, more work; for cross-checks and benchmarks.")
+    boolean wholeTopK;
+
     @Override
     public Integer call() {
         if (Double.isNaN(min)) {
             throw new HeadSweepException("--min must be a number of percent");
         }
-        SweepResult r = options.run(null, cache.cache(options.quiet));
+        SweepResult r = options.run(null, cache.cache(options.quiet), wholeTopK);
         String text = switch (format) {
             case table -> ScoreReport.table(r, min);
             case csv -> ScoreReport.csv(r);

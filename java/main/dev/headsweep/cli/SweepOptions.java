@@ -63,13 +63,19 @@ final class SweepOptions {
         }
     }
 
-    /** Loads, sweeps and reports the time each stage took on stderr (unless quiet); no A_h cache. */
+    /**
+     * Loads, sweeps and reports the time each stage took on stderr (unless quiet); no A_h cache;
+     * the scores alone (no top-k ids in the result).
+     */
     SweepResult run(List<HeadId> heads) {
-        return run(heads, null);
+        return run(heads, null, false);
     }
 
-    /** As {@link #run(List)}, the CPU backend with the A_h cache {@code cache} (null: none). */
-    SweepResult run(List<HeadId> heads, AhCache cache) {
+    /**
+     * As {@link #run(List)}, the CPU backend with the A_h cache {@code cache} (null: none), and the
+     * top-k ids of every head and keyword in the result when {@code keepTopK}.
+     */
+    SweepResult run(List<HeadId> heads, AhCache cache, boolean keepTopK) {
         validate();
         Task t = HeadSweep.task(task);
         Backends.Choice choice = Backends.select(device, threads, cache);   // before loading: a bad --device fails fast
@@ -85,7 +91,7 @@ final class SweepOptions {
                     h.checkIn(w.config().nLayer(), w.config().nHead());
                 }
             }
-            Sweep sweep = Sweep.of(w, t).k(k).progress(progress).backend(backend);
+            Sweep sweep = Sweep.of(w, t).k(k).progress(progress).backend(backend).keepTopK(keepTopK);
             if (relations != null) {
                 sweep.relations(relations);
             }
@@ -100,9 +106,10 @@ final class SweepOptions {
                 var tm = r.timings();
                 System.err.println(choice.description());
                 System.err.printf(Locale.ROOT, "%d heads × %d keywords on %s: load %.2f s, block 0 %.2f s, "
-                                + "OV chain + top-k %.2f s, scoring %.3f s%n",
+                                + "OV chain + %s %.2f s, scoring %.3f s%n",
                         r.heads().size(), r.keywords().size(), backend.describe(), loadNanos / 1e9,
-                        tm.block0Nanos() / 1e9, tm.ovTopKNanos() / 1e9, tm.scoringNanos() / 1e9);
+                        tm.block0Nanos() / 1e9, keepTopK ? "top-k" : "targets' rank", tm.ovTopKNanos() / 1e9,
+                        tm.scoringNanos() / 1e9);
             }
             return r;
         }

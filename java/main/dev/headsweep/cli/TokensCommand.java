@@ -40,7 +40,7 @@ final class TokensCommand implements Callable<Integer> {
             throw new HeadSweepException("tokens writes table or csv, not json");
         }
         List<HeadId> ids = heads == null ? null : heads.stream().map(HeadId::parse).toList();
-        SweepResult r = options.run(ids, cache.cache(options.quiet));
+        SweepResult r = options.run(ids, cache.cache(options.quiet), true);
         String text = format == Format.csv ? TokenReport.csv(r, r.heads()) : TokenReport.table(r, r.heads());
         Output.emit(text, out);
         return 0;

@@ -37,6 +37,22 @@ public interface Backend extends AutoCloseable {
      */
     HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress);
 
+    /**
+     * Step 4 asked as a question, for scores that need no more: for every head asked, row {@code i}
+     * and target {@code j}, whether the token id {@code targets[i][j]} is among the top-k ids of
+     * row {@code i} (the same answer as looking it up in {@link #ovTopK}'s result, tie rule
+     * included). A row may list any number of targets, none too; an id outside the vocabulary
+     * never hits. Backends that can answer without the whole top-k (a target is out as soon as k
+     * tokens are known to beat it) override this; by default it looks the targets up in
+     * {@link #ovTopK}.
+     *
+     * @return {@code hits[h][i][j]} for head {@code heads.get(h)}, row {@code i}, target {@code targets[i][j]}
+     */
+    default boolean[][][] ovTargetsInTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
+            int[][] targets, Progress progress) {
+        return TargetsInTopK.lookUp(ovTopK(w, x, n, heads, k, progress), targets);
+    }
+
     @Override
     default void close() {
     }

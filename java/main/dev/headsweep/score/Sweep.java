@@ -17,7 +17,10 @@ import java.util.List;
 /**
  * One sweep, set up fluently and run: tokenize the task, run block 0 once for all prompts, push
  * every head's OV chain through the backend's fused top-k, and score each relation from the same
- * top-k.
+ * top-k. With {@link #keepTopK(boolean) keepTopK(false)} the backend is asked only whether each
+ * relation's targets are among the top-k ({@link Backend#ovTargetsInTopK}): the same scores, and
+ * on the CPU much less work (a row stops as soon as k tokens are known to beat all its targets),
+ * but no top-k ids in the result.
  *
  * <pre>{@code
  * SweepResult r = Sweep.of(weights, BuiltinTasks.get("numerals").orElseThrow())
@@ -33,6 +36,7 @@ public final class Sweep {
     private List<HeadId> heads;
     private Backend backend;
     private Progress progress = Progress.NONE;
+    private boolean keepTopK = true;
 
     private Sweep(Gpt2Weights weights, Task task) {
         this.weights = weights;
@@ -88,6 +92,15 @@ public final class Sweep {
         return this;
     }
 
+    /**
+     * Whether the result keeps every head's top-k ids (default {@code true}, for
+     * {@link SweepResult#topIds}); {@code false} computes the scores alone, the same ones, faster.
+     */
+    public Sweep keepTopK(boolean keep) {
+        this.keepTopK = keep;
+        return this;
+    }
+
     public SweepResult run() {
         ResolvedTask rt = ResolvedTask.resolve(task, relations, Gpt2Tokenizer.instance());
         checkVocabulary(rt);
@@ -116,9 +129,50 @@ public final class Sweep {
         long t0 = System.nanoTime();
         float[] x = be.residualAfterBlock0(weights, prompts, positions, progress);
         long t1 = System.nanoTime();
-        HeadTopK top = be.ovTopK(weights, x, rt.keywords().size(), hs, k, progress);
+        int n = rt.keywords().size();
+        if (keepTopK) {
+            HeadTopK top = be.ovTopK(weights, x, n, hs, k, progress);
+            long t2 = System.nanoTime();
+            return new SweepResult(weights.source(), rt, top, relations, t1 - t0, t2 - t1);
+        }
+        // Each keyword's targets of every relation in one list; each relation's in it.
+        int[][] rowTargets = new int[n][];
+        int[][][] where = new int[relations.size()][n][];
+        int[][][] targets = new int[relations.size()][][];
+        for (int r = 0; r < relations.size(); r++) {
+            targets[r] = rt.targets(r);
+        }
+        for (int kw = 0; kw < n; kw++) {
+            List<Integer> all = new ArrayList<>();
+            for (int r = 0; r < relations.size(); r++) {
+                int[] ts = targets[r][kw];
+                where[r][kw] = new int[ts.length];
+                for (int j = 0; j < ts.length; j++) {
+                    int at = all.indexOf(ts[j]);
+                    if (at < 0) {
+                        at = all.size();
+                        all.add(ts[j]);
+                    }
+                    where[r][kw][j] = at;
+                }
+            }
+            rowTargets[kw] = all.stream().mapToInt(Integer::intValue).toArray();
+        }
+        boolean[][][] in = be.ovTargetsInTopK(weights, x, n, hs, k, rowTargets, progress);
         long t2 = System.nanoTime();
-        return new SweepResult(weights.source(), rt, top, relations, t1 - t0, t2 - t1);
+        boolean[][][] hits = new boolean[relations.size()][hs.size()][n];
+        for (int r = 0; r < relations.size(); r++) {
+            for (int h = 0; h < hs.size(); h++) {
+                for (int kw = 0; kw < n; kw++) {
+                    for (int at : where[r][kw]) {
+                        hits[r][h][kw] |= in[h][kw][at];
+                    }
+                }
+            }
+        }
+        long t3 = System.nanoTime();
+        return new SweepResult(weights.source(), rt, hs, k, relations, hits,
+                new SweepResult.Timings(t1 - t0, t2 - t1, t3 - t2));
     }
 
     private List<HeadId> allHeads() {

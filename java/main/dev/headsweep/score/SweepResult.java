@@ -7,27 +7,33 @@ import dev.headsweep.task.ResolvedTask;
 import java.util.List;
 
 /**
- * What a sweep found: for every head and keyword the top-k token ids, and for every relation
- * whether each keyword hit and the head's score ({@code 100 · hits / keywords}, DESIGN.md step 5).
+ * What a sweep found: for every relation whether each keyword hit in each head and the head's
+ * score ({@code 100 · hits / keywords}, DESIGN.md step 5), and, unless the sweep asked for the
+ * hits alone ({@link Sweep#keepTopK(boolean)}), the top-k token ids of every head and keyword.
  */
 public final class SweepResult {
     private final String model;
     private final ResolvedTask task;
+    private final List<HeadId> heads;
+    private final int k;
     private final HeadTopK topK;
     private final List<String> relations;
     /** hits[relation][head][keyword]. */
     private final boolean[][][] hits;
     private final Timings timings;
 
-    /** Wall-clock nanoseconds of each stage; top-k is fused into the OV chain. */
+    /** Wall-clock nanoseconds of each stage; top-k (or the targets' rank test) is fused into the OV chain. */
     public record Timings(long block0Nanos, long ovTopKNanos, long scoringNanos) {
     }
 
+    /** From the whole top-k: every relation's hits looked up in it. */
     SweepResult(String model, ResolvedTask task, HeadTopK topK, List<String> relations,
                 long block0Nanos, long ovTopKNanos) {
         long start = System.nanoTime();
         this.model = model;
         this.task = task;
+        this.heads = topK.heads();
+        this.k = topK.k();
         this.topK = topK;
         this.relations = List.copyOf(relations);
         int nk = task.keywords().size();
@@ -42,6 +48,19 @@ public final class SweepResult {
             }
         }
         this.timings = new Timings(block0Nanos, ovTopKNanos, System.nanoTime() - start);
+    }
+
+    /** From the hits alone ({@code hits[relation][head][keyword]}); no top-k kept. */
+    SweepResult(String model, ResolvedTask task, List<HeadId> heads, int k, List<String> relations,
+                boolean[][][] hits, Timings timings) {
+        this.model = model;
+        this.task = task;
+        this.heads = List.copyOf(heads);
+        this.k = k;
+        this.topK = null;
+        this.relations = List.copyOf(relations);
+        this.hits = hits;
+        this.timings = timings;
     }
 
     private static boolean anyAmong(int[] targets, int[] ids, int from, int k) {
@@ -69,11 +88,11 @@ public final class SweepResult {
     }
 
     public int k() {
-        return topK.k();
+        return k;
     }
 
     public List<HeadId> heads() {
-        return topK.heads();
+        return heads;
     }
 
     public List<String> relations() {
@@ -88,8 +107,20 @@ public final class SweepResult {
         return timings;
     }
 
-    /** The raw top-k of every head and keyword. */
+    /** Whether this result holds the top-k ids ({@link #topK()}), i.e. the sweep did not ask for the hits alone. */
+    public boolean hasTopK() {
+        return topK != null;
+    }
+
+    /**
+     * The raw top-k of every head and keyword.
+     * @throws IllegalStateException when the sweep kept the hits alone ({@code Sweep.keepTopK(false)})
+     */
     public HeadTopK topK() {
+        if (topK == null) {
+            throw new IllegalStateException("this sweep kept only the hits, not the top-k ids "
+                    + "(Sweep.keepTopK(false)); sweep with keepTopK(true) to have them");
+        }
         return topK;
     }
 
@@ -112,13 +143,14 @@ public final class SweepResult {
 
     /** The top-k token ids of one head at one keyword, best first. */
     public int[] topIds(HeadId head, int kw) {
-        return topK.ids(headIndex(head), kw);
+        return topK().ids(headIndex(head), kw);
     }
 
     public float[] topLogits(HeadId head, int kw) {
+        HeadTopK top = topK();
         int h = headIndex(head);
-        float[] out = new float[topK.k()];
-        System.arraycopy(topK.logits()[h], kw * topK.k(), out, 0, topK.k());
+        float[] out = new float[top.k()];
+        System.arraycopy(top.logits()[h], kw * top.k(), out, 0, top.k());
         return out;
     }
 
@@ -131,7 +163,7 @@ public final class SweepResult {
     }
 
     private int headIndex(HeadId head) {
-        int i = topK.heads().indexOf(head);
+        int i = heads.indexOf(head);
         if (i < 0) {
             throw new IllegalArgumentException("head " + head + " was not swept");
         }

@@ -78,6 +78,19 @@ class CliTest {
     }
 
     @Test
+    void sweepByRankTestEqualsTheWholeTopK() {
+        CliRun ranked = CliRun.of("sweep", "--model", model.toString(), "--format", "csv", "--relations", "copy,next,prev");
+        CliRun whole = CliRun.of("sweep", "--model", model.toString(), "--format", "csv", "--relations", "copy,next,prev",
+                "--whole-top-k");
+        assertEquals(0, ranked.exit(), ranked::toString);
+        assertEquals(0, whole.exit(), whole::toString);
+        assertEquals(whole.out(), ranked.out());
+        assertTrue(ranked.err().contains("OV chain + targets' rank"), ranked::toString);
+        assertTrue(whole.err().contains("OV chain + top-k"), whole::toString);
+        assertTrue(CliRun.of("sweep", "--help").out().contains("--whole-top-k"));
+    }
+
+    @Test
     void sweepReportsTimingsOnStderrUnlessQuiet() {
         CliRun run = CliRun.of("sweep", "--model", model.toString(), "--relations", "next");
         assertEquals(0, run.exit(), run::toString);

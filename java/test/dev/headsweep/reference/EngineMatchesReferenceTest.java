@@ -103,6 +103,95 @@ class EngineMatchesReferenceTest {
     }
 
     /**
+     * Scores from the targets' rank test ({@code Sweep.keepTopK(false)}: on the CPU a keyword stops
+     * as soon as k tokens beat all its targets) equal those looked up in the whole top-k, hit by hit,
+     * for every kernel, cold and from the A_h cache (a damaged cache file too), and through the
+     * default method (simulated CUDA device). The random heads rank most targets far out, so the
+     * screens do drop rows here.
+     */
+    @ParameterizedTest(name = "{0}, {1} threads, cache {2}, k {3}, {4} checkpoint")
+    @CsvSource({
+        "default,      2, none,    5,  planted",
+        "default,      1, fresh,   5,  planted",
+        "default,      2, none,    5,  random",
+        "plain,        2, none,    5,  planted",
+        "native,       2, fresh,   40, random",
+        "native-bf16,  1, none,    1,  planted",
+        "native-2pass, 2, none,    5,  planted",
+        "native-2pass, 2, damaged, 5,  planted",
+        "cuda-sim,     1, none,    5,  planted",
+    })
+    void rankTestScoresEqualTheWholeTopK(String kernel, int threads, String cacheMode, int k, String checkpoint)
+            throws Exception {
+        java.util.function.Supplier<FactoredTopK> kernels = switch (kernel) {
+            case "plain" -> FactoredTopK::plain;
+            case "native" -> {
+                assumeTrue(FactoredTopK.nativeAvailable(), "SKIPPED: no native kernel here (" + FactoredTopK.nativeStatus() + ")");
+                yield () -> FactoredTopK.nativeKernel(false);
+            }
+            case "native-bf16" -> {
+                assumeTrue(FactoredTopK.nativeBf16Available(), "SKIPPED: no native bf16 kernel here (" + FactoredTopK.nativeStatus() + ")");
+                yield () -> FactoredTopK.nativeKernel(true);
+            }
+            case "native-2pass" -> {
+                assumeTrue(FactoredTopK.nativeBf16Available(), "SKIPPED: no native bf16 kernel here (" + FactoredTopK.nativeStatus() + ")");
+                yield FactoredTopK::nativeTwoPass;
+            }
+            default -> FactoredTopK::new;
+        };
+        Path model = dir.resolve("model");
+        if (checkpoint.equals("planted")) { // a next head 1.0, a copy head 1.1, a previous head 0.1
+            dev.headsweep.plant.PlantedCheckpoint.of(new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 50257, 32, 1e-5),
+                    java.util.Map.of(new HeadId(1, 0), dev.headsweep.plant.PlantedCheckpoint.Kind.NEXT,
+                            new HeadId(1, 1), dev.headsweep.plant.PlantedCheckpoint.Kind.COPY,
+                            new HeadId(0, 1), dev.headsweep.plant.PlantedCheckpoint.Kind.PREV), 3)
+                    .write(model, Dtype.F32, "");
+        } else {
+            RandomCheckpoints.write(model, 2, 2, 64, 23, Dtype.F32, "");
+        }
+        Gpt2Weights w = HeadSweep.load(model);
+        Path cacheDir = dir.resolve("cache");
+        dev.headsweep.engine.cpu.AhCache cache = cacheMode.equals("none") ? null
+                : new dev.headsweep.engine.cpu.AhCache(cacheDir, line -> { }, false);
+        if (cache != null) { // fill it
+            Sweep.of(w, HeadSweep.task("numerals")).backend(new CpuBackend(2, kernels, cache)).run();
+            if (cacheMode.equals("damaged")) {
+                try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(cacheDir)) {
+                    Path f = files.filter(p -> p.getFileName().toString().endsWith(".bin")).findFirst().orElseThrow();
+                    try (var raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+                        raf.seek(raf.length() - 4000); // inside the last head
+                        raf.write(0x7f);
+                    }
+                }
+            }
+        }
+        Backend whole = kernel.equals("cuda-sim") ? Gpus.simulated() : new CpuBackend(threads, kernels, null);
+        Backend ranked = kernel.equals("cuda-sim") ? Gpus.simulated() : new CpuBackend(threads, kernels, cache);
+        List<String> rels = List.of("copy", "next", "prev");
+        SweepResult want = Sweep.of(w, HeadSweep.task("numerals")).relations(rels).k(k).backend(whole).run();
+        SweepResult got = Sweep.of(w, HeadSweep.task("numerals")).relations(rels).k(k).backend(ranked)
+                .keepTopK(false).run();
+        assertTrue(want.hasTopK());
+        assertTrue(!got.hasTopK());
+        int hits = 0;
+        for (String rel : rels) {
+            for (HeadId h : want.heads()) {
+                for (int i = 0; i < want.keywords().size(); i++) {
+                    assertEquals(want.hit(h, rel, i), got.hit(h, rel, i), rel + " at head " + h + " keyword " + i);
+                    hits += want.hit(h, rel, i) ? 1 : 0;
+                }
+                assertEquals(want.score(h, rel), got.score(h, rel), rel + " score of head " + h);
+            }
+        }
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> got.topIds(want.heads().get(0), 0));
+        assertTrue(e.getMessage().contains("keepTopK"), e.getMessage());
+        if (checkpoint.equals("planted")) {
+            assertTrue(hits > 3 * want.keywords().size(), hits + " hits: the planted heads should hit"); // next, copy, prev
+        }
+    }
+
+    /**
      * The same cases on the CUDA backend: on the GPU when there is one (else skipped, saying so),
      * and on the simulated device (plain-Java kernels), which runs the backend's host logic here.
      */

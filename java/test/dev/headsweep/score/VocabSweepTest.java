@@ -53,5 +53,18 @@ class VocabSweepTest {
             double copy = r.score(h, "copy");
             assertTrue(copy >= 0 && copy <= 100);
         }
+        // the scores alone (the CPU's targets' rank test): hit for hit those of the whole top-k
+        SweepResult ranked = Sweep.of(w, HeadSweep.task("vocab")).relations("copy", "next", "prev")
+                .keepTopK(false).run();
+        for (String rel : r.relations()) {
+            for (HeadId h : r.heads()) {
+                for (int t = 0; t < 50257; t++) {
+                    if (r.hit(h, rel, t) != ranked.hit(h, rel, t)) {
+                        throw new AssertionError(rel + " at head " + h + " token " + t + ": " + r.hit(h, rel, t)
+                                + " in the whole top-k, " + ranked.hit(h, rel, t) + " by the rank test");
+                    }
+                }
+            }
+        }
     }
 }

@@ -417,7 +417,7 @@ public final class AhCache {
      * Reading fails with an {@link UncheckedIOException} when the file cannot be read.
      */
     public static final class HeadReader implements FactoredTopK.ATileSource {
-        /** Each thread's spare read buffer ({@value AhCache#READ_CHUNK} bytes), handed from reader to reader. */
+        /** Each thread's spare read buffer (the largest one its readers used, at least {@value AhCache#READ_CHUNK} bytes), handed from reader to reader. */
         private static final ThreadLocal<ByteBuffer[]> SPARE = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
         private final Entry entry;
         private final int index;
@@ -545,8 +545,9 @@ public final class AhCache {
                 }
                 result = whole ? wholeOk : (int) crc.getValue() == entry.crcs[index];
                 entry.verifyNanos.addAndGet(crcNanos);
-                if (buf != null && buf.capacity() == READ_CHUNK) {
-                    SPARE.get()[0] = buf; // for the thread's next reader
+                ByteBuffer[] spare = SPARE.get();
+                if (buf != null && (spare[0] == null || spare[0].capacity() < buf.capacity())) {
+                    spare[0] = buf; // for the thread's next reader (a whole head's buffer too: fresh memory is slow)
                 }
                 buf = null;
                 floats = null;

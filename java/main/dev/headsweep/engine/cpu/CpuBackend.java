@@ -38,6 +38,10 @@ public final class CpuBackend implements Backend {
     private AhCache.Key key;
     private Gpt2Weights entryFor;
     private AhCache.Entry entry;
+    /** The targets' rank test: tokens per screening tile, tiles per phase (tests change them), its row counts. */
+    private int screenTile = TargetRankCheck.TILE;
+    private int[] screenPhases = TargetRankCheck.PHASE_TILES;
+    private long[] rankStats;
 
     /** A backend on all available processors. */
     public CpuBackend() {
@@ -96,30 +100,108 @@ public final class CpuBackend implements Backend {
 
     @Override
     public HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
+        int[][] ids = new int[heads.size()][];
+        float[][] vals = new float[heads.size()][];
+        HeadJob topK = (hi, kernel, p, M, src, r, U, sink) -> {
+            int[] hid = new int[n * k];
+            float[] hval = new float[n * k];
+            if (src != null) {
+                kernel.run(p, src, r, U, n, k, hid, hval);
+            } else if (sink != null) {
+                kernel.run(p, M, r, U, n, k, hid, hval, sink);
+            } else {
+                kernel.run(p, M, r, U, n, k, hid, hval);
+            }
+            ids[hi] = hid;
+            vals[hi] = hval;
+        };
         if (cache == null) {
-            return run(w, x, n, heads, k, progress, null, null);
+            run(w, x, n, heads, progress, null, null, topK);
+            return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
         }
         // With a cache: read A_h from it when it holds the model, else compute and write it.
         AhCache.Entry cached = cachedEntry(w);
         if (cached != null) {
-            HeadTopK fromCache = run(w, x, n, heads, k, progress, cached, null);
-            if (fromCache != null) {
+            if (run(w, x, n, heads, progress, cached, null, topK)) {
                 cache.hit(cached, key(w));
-                return fromCache;
+                return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
             }
             dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
         }
-        return run(w, x, n, heads, k, progress, null, cache.create(w, key(w)).orElse(null));
+        run(w, x, n, heads, progress, null, cache.create(w, key(w)).orElse(null), topK);
+        return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
     }
 
     /**
-     * The heads' top-k: A from {@code fromCache} (when not null), else computed, and then written to
-     * {@code toCache} (when not null; all heads, also those not asked). Null when a head read from
-     * {@code fromCache} failed its checksum or could not be read (reported in one line): then no
-     * result is returned that was computed from the file.
+     * Without the whole top-k ({@link TargetRankCheck}): a row is done as soon as k tokens are known
+     * to beat all its targets. With a cache that holds the model, A is read from it; a run that
+     * would fill the cache computes the whole top-k (it needs every tile of A anyway) and looks the
+     * targets up in it.
      */
-    private HeadTopK run(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress,
-            AhCache.Entry fromCache, AhCache.Writer toCache) {
+    @Override
+    public boolean[][][] ovTargetsInTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
+            int[][] targets, Progress progress) {
+        if (targets.length != n) {
+            throw new IllegalArgumentException(targets.length + " rows of targets for " + n + " rows");
+        }
+        boolean[][][] hits = new boolean[heads.size()][][];
+        AhCache.Entry cached = cache == null ? null : cachedEntry(w);
+        if (cached != null) {
+            TargetRankCheck test = rankTest(prepareBias(w), k, targets, false);
+            if (run(w, x, n, heads, progress, cached, null, rankJob(test, n, hits))) {
+                cache.hit(cached, key(w));
+                return hits;
+            }
+            dropEntry(cached); // damaged or unreadable (reported): the run below rewrites it
+        }
+        if (cache != null) {
+            return Backend.super.ovTargetsInTopK(w, x, n, heads, k, targets, progress);
+        }
+        TargetRankCheck test = rankTest(prepare(w), k, targets, true);
+        run(w, x, n, heads, progress, null, null, rankJob(test, n, hits));
+        return hits;
+    }
+
+    private TargetRankCheck rankTest(FactoredTopK.Prepared p, int k, int[][] targets, boolean withE) {
+        return new TargetRankCheck(p, k, targets, withE, screenTile, screenPhases);
+    }
+
+    private HeadJob rankJob(TargetRankCheck test, int n, boolean[][][] hits) {
+        return (hi, kernel, p, M, src, r, U, sink) -> hits[hi] = test.head(kernel, p, M, src, r, U, n, rankStats);
+    }
+
+    /**
+     * This backend with the targets' rank test screening on {@code phaseTiles} tiles of {@code tile}
+     * tokens each; {@code stats} (when not null) receives its row counts (see
+     * {@link TargetRankCheck#head}; not thread-safe: give the backend one thread). For tests and
+     * benchmarks.
+     */
+    CpuBackend screening(int tile, int[] phaseTiles, long[] stats) {
+        this.screenTile = tile;
+        this.screenPhases = phaseTiles.clone();
+        this.rankStats = stats;
+        return this;
+    }
+
+    /** What the pool does with one head once its U and its A (a source, or M for stage 1) are at hand. */
+    @FunctionalInterface
+    private interface HeadJob {
+        /**
+         * @param src  A, when it is read from the cache (M is then null)
+         * @param sink where the tiles of A go as stage 1 computes them, or null
+         */
+        void run(int headIndex, FactoredTopK kernel, FactoredTopK.Prepared p, float[] M,
+                FactoredTopK.ATileSource src, int r, float[] U, FactoredTopK.ATileSink sink);
+    }
+
+    /**
+     * Runs {@code job} on every head: A from {@code fromCache} (when not null), else computed, and
+     * then written to {@code toCache} (when not null; all heads, also those not asked). False when a
+     * head read from {@code fromCache} failed its checksum or could not be read (reported in one
+     * line): then nothing the job computed from the file may be used.
+     */
+    private boolean run(Gpt2Weights w, float[] x, int n, List<HeadId> heads, Progress progress,
+            AhCache.Entry fromCache, AhCache.Writer toCache, HeadJob job) {
         var cfg = w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
@@ -137,8 +219,6 @@ public final class CpuBackend implements Backend {
             }
         }
 
-        int[][] ids = new int[heads.size()][];
-        float[][] vals = new float[heads.size()][];
         // ln_1 of the keyword rows for the layer of the thread's current head, in one buffer per
         // thread, recomputed when the layer changes (0.5 ms; the heads come layer by layer). Twelve
         // fresh 1.2 MB arrays would cost more: the first touch of fresh memory is slow (~5 ms per
@@ -178,14 +258,12 @@ public final class CpuBackend implements Backend {
                         LayerNorm.rows(x, n, d, lay.ln1W(), lay.ln1B(), eps, z);
                         zl[0] = l;
                     }
-                    int[] hid = new int[n * k];
-                    float[] hval = new float[n * k];
                     FactoredTopK kernel = perThread.get();
                     if (fromCache != null) {
                         float[] u = OvFactors.u(w, head, z, n);
                         AhCache.HeadReader src = fromCache.head(head);
                         try {
-                            kernel.run(prep, src, hs, u, n, k, hid, hval);
+                            job.run(hi, kernel, prep, null, src, hs, u, null);
                             if (!src.verified()) {
                                 damagedHead.accumulateAndGet(hi, Math::min);
                                 return;
@@ -199,14 +277,12 @@ public final class CpuBackend implements Backend {
                         if (toCache != null && !toCache.failed()) {
                             AhCache.HeadBuffer b = buffers.get();
                             b.reset();
-                            kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval, b);
+                            job.run(hi, kernel, prep, f.m(), null, hs, f.u(), b);
                             toCache.put(head, b);
                         } else {
-                            kernel.run(prep, f.m(), hs, f.u(), n, k, hid, hval);
+                            job.run(hi, kernel, prep, f.m(), null, hs, f.u(), null);
                         }
                     }
-                    ids[hi] = hid;
-                    vals[hi] = hval;
                     progress.update("heads", done.incrementAndGet(), heads.size());
                 }));
             }
@@ -223,8 +299,8 @@ public final class CpuBackend implements Backend {
                     progress.update("A_h cache", othersDone.incrementAndGet(), others.size());
                 }));
             }
-            for (Future<?> job : jobs) {
-                job.get();
+            for (Future<?> f : jobs) {
+                f.get();
             }
             if (toCache != null) {
                 toCache.commit();
@@ -246,13 +322,13 @@ public final class CpuBackend implements Backend {
         }
         if (readError.get() != null) {
             cache.unreadable(fromCache, readError.get());
-            return null;
+            return false;
         }
         if (damagedHead.get() != Integer.MAX_VALUE) {
             cache.damaged(fromCache, "head " + heads.get(damagedHead.get()) + " does not match its checksum");
-            return null;
+            return false;
         }
-        return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+        return true;
     }
 
     /** The content key of the weights; computed once per weights. */
