@@ -167,7 +167,11 @@ public final class CpuBackend implements Backend {
     }
 
     private HeadJob rankJob(TargetRankCheck test, int n, boolean[][][] hits) {
-        return (hi, kernel, p, M, src, r, U, sink) -> hits[hi] = test.head(kernel, p, M, src, r, U, n, rankStats);
+        // beside the two-pass kernel, a one-pass one for the runs it would make slower (TargetRankCheck.pick)
+        ThreadLocal<FactoredTopK> onePass = ThreadLocal.withInitial(() -> FactoredTopK.nativeBf16Available()
+                ? FactoredTopK.nativeKernel(true) : null);
+        return (hi, kernel, p, M, src, r, U, sink) -> hits[hi] = test.head(kernel,
+                kernel.name().equals("native-2pass") ? onePass.get() : null, p, M, src, r, U, n, rankStats);
     }
 
     /**

@@ -130,12 +130,16 @@ final class TargetRankCheck {
      * One head: {@code hits[i][j]} for {@code targets[i][j]}. A comes from {@code src} when it is not
      * null (then {@code full} may hold the bias alone), else from {@code M} by stage 1.
      *
+     * @param onePass null, or a one-pass kernel (exact stage 1) for the runs from {@code M} where the
+     *                two-pass {@code kernel} costs more (many rows over few tokens); same answers
+     *
      * @param stats when not null, {@code 2 · (phases() + 2)} counters to add to: [0] the rows with a
      *              target, [1 + p] the rows that went into screening phase p, [1 + phases()] those
      *              of the whole top-k; then, from {@code phases() + 2} on, the nanoseconds of the same
      *              three kinds of steps (the targets' logits; each screen; the whole top-k)
      */
-    boolean[][] head(FactoredTopK kernel, FactoredTopK.Prepared full, float[] M, FactoredTopK.ATileSource src,
+    boolean[][] head(FactoredTopK kernel, FactoredTopK onePass, FactoredTopK.Prepared full, float[] M,
+            FactoredTopK.ATileSource src,
             int r, float[] U, int n, long[] stats) {
         boolean[][] hits = new boolean[n][];
         for (int i = 0; i < n; i++) {
@@ -186,7 +190,7 @@ final class TargetRankCheck {
             if (src != null) {
                 kernel.run(phasePrep[p], new SubSource(src, phaseTokens[p], r), r, ua, na, k, ids, vals);
             } else {
-                kernel.run(phasePrep[p], M, r, ua, na, k, ids, vals);
+                pick(kernel, onePass, phaseTokens[p].length, na).run(phasePrep[p], M, r, ua, na, k, ids, vals);
             }
             int left = 0;
             for (int a = 0; a < na; a++) {
@@ -212,7 +216,7 @@ final class TargetRankCheck {
         if (src != null) {
             kernel.run(full, src, r, ua, na, k, ids, vals);
         } else {
-            kernel.run(full, M, r, ua, na, k, ids, vals);
+            pick(kernel, onePass, vocab, na).run(full, M, r, ua, na, k, ids, vals);
         }
         for (int a = 0; a < na; a++) {
             int i = active[a];
@@ -240,13 +244,31 @@ final class TargetRankCheck {
         return now;
     }
 
+    /**
+     * The kernel for a run of stage 1 and the top-k over {@code tokens} tokens and {@code rows} rows:
+     * {@code onePass} (when given) where the two-pass kernel's set-up would cost more than its bf16
+     * stage 1 saves. Measured on the development machine (r 64, d 768): the two-pass bound's set-up
+     * takes about 1 ms per head plus 2.5 µs per row, its stage 1 about 0.26 µs per token against
+     * the exact stage 1's 0.57 µs.
+     */
+    private static FactoredTopK pick(FactoredTopK kernel, FactoredTopK onePass, int tokens, int rows) {
+        return onePass != null && 0.31 * tokens < 1000 + 2.5 * rows ? onePass : kernel;
+    }
+
     /** The columns of A at the distinct targets, token-major ({@code A[j][distinct[s]]} at {@code s·r + j}). */
     private float[] targetColumns(FactoredTopK kernel, float[] M, FactoredTopK.ATileSource src, int r) {
         if (src == null && targetPrep != fullPrep) {
             return kernel.computeA(targetPrep, M, r);
         }
-        if (src == null) { // the whole A, and the targets' columns from it
-            src = new ArraySource(kernel.computeA(targetPrep, M, r), r);
+        if (src == null) { // the whole A, tile by tile, keeping the targets' columns
+            float[] cols = new float[distinct.length * r];
+            kernel.computeA(fullPrep, M, r, (t0, len, tile, ld) -> {
+                int s = Arrays.binarySearch(distinct, t0);
+                for (s = s < 0 ? -s - 1 : s; s < distinct.length && distinct[s] < t0 + len; s++) {
+                    System.arraycopy(tile, (distinct[s] - t0) * ld, cols, s * r, r);
+                }
+            });
+            return cols;
         }
         float[] cols = new float[distinct.length * r];
         float[] one = new float[r];
@@ -269,16 +291,6 @@ final class TargetRankCheck {
     private static void gather(float[] U, int r, int[] rows, int count, float[] out) {
         for (int a = 0; a < count; a++) {
             System.arraycopy(U, rows[a] * r, out, a * r, r);
-        }
-    }
-
-    /** A whole token-major A in an array. */
-    private record ArraySource(float[] a, int r) implements FactoredTopK.ATileSource {
-        @Override
-        public void read(int t0, int len, float[] dst, int ld) {
-            for (int q = 0; q < len; q++) {
-                System.arraycopy(a, (t0 + q) * r, dst, q * ld, r);
-            }
         }
     }
 

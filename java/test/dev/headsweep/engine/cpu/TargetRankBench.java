@@ -10,13 +10,13 @@ import java.util.Arrays;
 /**
  * Where the targets' rank test ({@link TargetRankCheck}) spends its rows: a plain main, not a JUnit
  * test. For each screening schedule given, sweeps the task once on one thread (cold, or from the
- * A_h cache with {@code --cache DIR}) and prints how many rows went into each phase and the OV
+ * A_h cache with {@code --cache DIR}; the first N heads with {@code --heads N}) and prints how many rows went into each phase and the OV
  * chain's time:
  *
  * <pre>
  * mvn -q test-compile
  * java -cp target/headsweep.jar:target/test-classes dev.headsweep.engine.cpu.TargetRankBench \
- *     --model DIR [--task numerals] [--cache DIR] [--runs 2] 4,16 2,8 8 none
+ *     --model DIR [--task numerals] [--cache DIR] [--runs 2] [--heads N] 2,16 4,16 8 none
  * </pre>
  *
  * A schedule lists the tiles (of {@value TargetRankCheck#TILE} tokens) of each screening phase;
@@ -31,6 +31,7 @@ public final class TargetRankBench {
         String task = "numerals";
         String cacheDir = null;
         int runs = 2;
+        int heads = Integer.MAX_VALUE;
         java.util.List<int[]> schedules = new java.util.ArrayList<>();
         for (int a = 0; a < args.length; a++) {
             switch (args[a]) {
@@ -38,6 +39,7 @@ public final class TargetRankBench {
                 case "--task": task = args[++a]; break;
                 case "--cache": cacheDir = args[++a]; break;
                 case "--runs": runs = Integer.parseInt(args[++a]); break;
+                case "--heads": heads = Integer.parseInt(args[++a]); break;
                 default:
                     schedules.add(args[a].equals("none") ? new int[0]
                             : Arrays.stream(args[a].split(",")).mapToInt(Integer::parseInt).toArray());
@@ -53,7 +55,15 @@ public final class TargetRankBench {
                 long[] stats = new long[2 * (phases.length + 2)];
                 try (CpuBackend be = new CpuBackend(1, FactoredTopK::new, cache)
                         .screening(TargetRankCheck.TILE, phases, stats)) {
-                    SweepResult r = Sweep.of(w, HeadSweep.task(task)).backend(be).keepTopK(false).run();
+                    Sweep sweep = Sweep.of(w, HeadSweep.task(task)).backend(be).keepTopK(false);
+                    if (heads < w.config().nLayer() * w.config().nHead()) {
+                        java.util.List<dev.headsweep.engine.HeadId> some = new java.util.ArrayList<>();
+                        for (int h = 0; h < heads; h++) {
+                            some.add(new dev.headsweep.engine.HeadId(h / w.config().nHead(), h % w.config().nHead()));
+                        }
+                        sweep.heads(some);
+                    }
+                    SweepResult r = sweep.run();
                     int m = phases.length + 2;
                     StringBuilder sec = new StringBuilder();
                     for (int q = m; q < 2 * m; q++) {
