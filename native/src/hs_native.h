@@ -2,7 +2,7 @@
  * hs_native.h: what the files of libheadsweep_native share: the per-thread context of the fused
  * OV top-k (FactoredTopK.Kernel in C), the layouts of its packed operands, and the entry points of
  * each part (dispatch.c, context.c, topk.c, stage1_avx512.c, stage2_avx512.c, stage2_bf16.c,
- * stage1_bf16.c, twopass.c, jni_bridge.c).
+ * stage1_bf16.c, twopass.c, matmul_avx512.c, jni_bridge.c).
  *
  * Arithmetic contract (checked bit for bit by NativeKernelTest and EngineMatchesReferenceTest
  * against the Java kernels, which share it):
@@ -136,6 +136,10 @@ void hs_stage1_bf16(hs_ctx *c, const uint32_t *eb, int d, int t0, int len);
 
 /* stage1_avx512.c: exact columns of A (the stage-1 chains) for cnt tokens from row-major E, out[q * rp + j] */
 void hs_stage1_columns_avx512(const hs_ctx *c, const float *E, int d, const int32_t *tok, int cnt, float *out);
+
+/* matmul_avx512.c: out[n x m] += x[n x k] . W[:, colOff .. colOff+m] (W row-major, ld columns), one fma chain
+ * per element over i in order (MatMul.xw, VectorMatMul's bits). */
+void hs_xw(const float *x, int n, int k, const float *w, int ld, int colOff, int m, float *out);
 
 /* twopass.c: one head through both passes (see twopass.c); 0, 1 (refused: use the one-pass path), < 0 errors */
 int hs_twopass_head(hs_ctx *c, const float *M, const float *U, const uint32_t *eb, const float *ne,

@@ -1,5 +1,5 @@
 /*
- * jni_bridge.c: the JNI entry points of dev.headsweep.engine.cpu.NativeKernel. Java keeps the
+ * jni_bridge.c: the JNI entry points of dev.headsweep.engine.cpu.NativeKernel (and, at the end, of NativeMatMul). Java keeps the
  * tiling loop (so that ATileSource and ATileSink stay Java interfaces); each call here works on
  * one tile or one head's setup. Large arrays (the packed E, beta, tiles) are reached through
  * GetPrimitiveArrayCritical, which does not copy them on HotSpot; nothing inside a critical
@@ -207,4 +207,26 @@ JNIEXPORT void JNICALL FN(packE)(JNIEnv *env, jclass cls, jfloatArray E, jint V,
         (*env)->ReleasePrimitiveArrayCritical(env, Ep, ep, 0);
     }
     (*env)->ReleasePrimitiveArrayCritical(env, E, e, JNI_ABORT);
+}
+
+/* MatMul.xw (matmul_avx512.c), through NativeMatMul; the caller checked the shapes against the arrays. */
+JNIEXPORT void JNICALL Java_dev_headsweep_engine_cpu_NativeMatMul_xw0(JNIEnv *env, jclass cls, jfloatArray x, jint n,
+                                                                    jint k, jfloatArray w, jint ld, jint colOff,
+                                                                    jint m, jfloatArray out) {
+    (void) cls;
+    jarray arrays[3] = {x, w, out};
+    void *p[3] = {0};
+    int got = 0;
+    for (; got < 3; got++) {
+        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
+        if (p[got] == NULL) {
+            break;
+        }
+    }
+    if (got == 3) {
+        hs_xw(p[0], n, k, p[1], ld, colOff, m, p[2]);
+    }
+    while (got-- > 0) {
+        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], got == 2 ? 0 : JNI_ABORT);
+    }
 }

@@ -38,6 +38,14 @@ class ApiExampleTest {
         assertTrue(next >= 95, "planted next head 9.1 scored " + next);
         assertTrue(hit);
         assertEquals(5, top5.length);
+
+        SweepResult scores = Sweep.of(gpt2, HeadSweep.task("numerals"))
+                .relations("copy", "next").k(5).keepTopK(false).run();   // the scores alone
+        for (HeadId h : r.heads()) {
+            assertEquals(r.score(h, "copy"), scores.score(h, "copy"), "copy " + h);
+            assertEquals(r.score(h, "next"), scores.score(h, "next"), "next " + h);
+        }
+        assertTrue(r.hasTopK() && !scores.hasTopK());
     }
 
     @Test

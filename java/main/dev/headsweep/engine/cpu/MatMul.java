@@ -4,8 +4,9 @@ package dev.headsweep.engine.cpu;
  * Small dense products in the layout GPT-2 checkpoints use ({@code x · W} with W stored
  * {@code [in, out]} row-major). Inner loops are plain {@code c[j] += a * b[j]} so the JIT
  * vectorizes them. Used where sizes are small (block 0 on short prompts, per-head projections);
- * the vocabulary-wide work lives in {@link FactoredTopK}. With the Vector API, {@link VectorMatMul}
- * does the arithmetic.
+ * the vocabulary-wide work lives in {@link FactoredTopK}. Where the native library runs,
+ * {@link NativeMatMul} does the arithmetic, else with the Vector API {@link VectorMatMul}: the same
+ * bits (an fma per term, in order).
  */
 public final class MatMul {
     private static final int ROWS = 16;
@@ -23,6 +24,10 @@ public final class MatMul {
             for (int r = 0; r < n; r++) {
                 System.arraycopy(bias, colOff, out, r * m, m);
             }
+        }
+        if (NativeMatMul.ENABLED) {
+            NativeMatMul.xw(x, n, k, w, ld, colOff, m, out);
+            return out;
         }
         if (VectorApi.ENABLED) {
             VectorMatMul.xw(x, n, k, w, ld, colOff, m, out);
