@@ -251,6 +251,7 @@ def main():
     log(f"numerals task, {a.threads} threads (load average before: {load_before})")
     num = {}
     build = b.headsweep("headsweep-build", None, 1, cache=True)
+    os.sync()  # the 1.85 GB just written: its write-back would slow the next runs' reads
     runs = {s: [] for s in ("headsweep-cold", "headsweep-cached", "headsweep-cold-whole", "headsweep-cached-whole")}
     for run in range(1, a.repeat + 1):  # interleaved, so that machine noise hits all alike
         for s in runs:

@@ -51,6 +51,7 @@ flags() {
 if [[ " ${configs[*]} " == *",cache "* ]]; then
   # fill the A_h cache once (any kernel: all of them compute the same A, bit for bit)
   ./headsweep sweep --model "$model" --task numerals --cache="$cache" -q --format csv >/dev/null
+  sync  # a file just written: its write-back would slow the first runs' reads
 fi
 for run in $(seq 1 "$runs"); do
   for c in "${configs[@]}"; do

@@ -17,6 +17,28 @@
 #define FN(name) Java_dev_headsweep_engine_cpu_NativeKernel_##name
 #define CTX(h) ((hs_ctx *) (intptr_t) (h))
 
+/*
+ * The elements of count arrays (GetPrimitiveArrayCritical, in order) into p; returns how many it
+ * got, count when all of them. Whatever it returns, release_all(env, arrays, p, got, written) after.
+ */
+static int critical_all(JNIEnv *env, const jarray *arrays, void **p, int count) {
+    int got = 0;
+    for (; got < count; got++) {
+        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
+        if (p[got] == NULL) {
+            break;
+        }
+    }
+    return got;
+}
+
+/* Releases the first got arrays in reverse order; bit i of written: array i was written (copied back). */
+static void release_all(JNIEnv *env, const jarray *arrays, void **p, int got, unsigned written) {
+    while (got-- > 0) {
+        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], (written >> got) & 1u ? 0 : JNI_ABORT);
+    }
+}
+
 JNIEXPORT jint JNICALL FN(isa)(JNIEnv *env, jclass cls) {
     (void) env; (void) cls;
     return hs_isa();
@@ -142,22 +164,14 @@ JNIEXPORT jfloatArray JNICALL FN(marginConstants)(JNIEnv *env, jclass cls, jint 
 JNIEXPORT jfloat JNICALL FN(prepareE)(JNIEnv *env, jclass cls, jfloatArray E, jint V, jint d, jintArray eb,
                                       jfloatArray ne, jfloatArray nel) {
     (void) cls;
-    jarray arrays[4] = {E, eb, ne, nel};
+    const jarray arrays[4] = {E, eb, ne, nel};
     void *p[4] = {0};
-    int got = 0;
-    for (; got < 4; got++) {
-        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
-        if (p[got] == NULL) {
-            break;
-        }
-    }
+    const int got = critical_all(env, arrays, p, 4);
     float emax = INFINITY;
     if (got == 4) {
         emax = hs_prepare_e_bf16(p[0], V, d, p[1], p[2], p[3]);
     }
-    while (got-- > 0) {
-        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], got == 0 ? JNI_ABORT : 0);
-    }
+    release_all(env, arrays, p, got, 0xeu); /* eb, ne, nel written */
     return emax;
 }
 
@@ -169,22 +183,14 @@ JNIEXPORT jint JNICALL FN(twoPass)(JNIEnv *env, jclass cls, jlong h, jfloatArray
                                    jfloatArray ne, jfloatArray nel, jfloat emax, jfloatArray E, jfloatArray beta,
                                    jfloat betamax, jint V, jint d) {
     (void) cls;
-    jarray arrays[7] = {M, U, eb, ne, nel, E, beta};
+    const jarray arrays[7] = {M, U, eb, ne, nel, E, beta};
     void *p[7] = {0};
     int rc = -3;
-    int got = 0;
-    for (; got < 7; got++) {
-        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
-        if (p[got] == NULL) {
-            break;
-        }
-    }
+    const int got = critical_all(env, arrays, p, 7);
     if (got == 7) {
         rc = hs_twopass_head(CTX(h), p[0], p[1], p[2], p[3], p[4], emax, p[5], p[6], betamax, V, d);
     }
-    while (got-- > 0) {
-        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], JNI_ABORT);
-    }
+    release_all(env, arrays, p, got, 0u);
     return rc;
 }
 
@@ -214,19 +220,11 @@ JNIEXPORT void JNICALL Java_dev_headsweep_engine_cpu_NativeMatMul_xw0(JNIEnv *en
                                                                     jint k, jfloatArray w, jint ld, jint colOff,
                                                                     jint m, jfloatArray out) {
     (void) cls;
-    jarray arrays[3] = {x, w, out};
+    const jarray arrays[3] = {x, w, out};
     void *p[3] = {0};
-    int got = 0;
-    for (; got < 3; got++) {
-        p[got] = (*env)->GetPrimitiveArrayCritical(env, arrays[got], NULL);
-        if (p[got] == NULL) {
-            break;
-        }
-    }
+    const int got = critical_all(env, arrays, p, 3);
     if (got == 3) {
         hs_xw(p[0], n, k, p[1], ld, colOff, m, p[2]);
     }
-    while (got-- > 0) {
-        (*env)->ReleasePrimitiveArrayCritical(env, arrays[got], p[got], got == 2 ? 0 : JNI_ABORT);
-    }
+    release_all(env, arrays, p, got, 0x4u); /* out written */
 }
