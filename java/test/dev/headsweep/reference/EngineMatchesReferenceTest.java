@@ -151,8 +151,9 @@ class EngineMatchesReferenceTest {
         }
         Gpt2Weights w = HeadSweep.load(model);
         Path cacheDir = dir.resolve("cache");
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         dev.headsweep.engine.cpu.AhCache cache = cacheMode.equals("none") ? null
-                : new dev.headsweep.engine.cpu.AhCache(cacheDir, line -> { }, false);
+                : new dev.headsweep.engine.cpu.AhCache(cacheDir, log::add, false);
         if (cache != null) { // fill it
             Sweep.of(w, HeadSweep.task("numerals")).backend(new CpuBackend(2, kernels, cache)).run();
             if (cacheMode.equals("damaged")) {
@@ -181,6 +182,15 @@ class EngineMatchesReferenceTest {
                     hits += want.hit(h, rel, i) ? 1 : 0;
                 }
                 assertEquals(want.score(h, rel), got.score(h, rel), rel + " score of head " + h);
+            }
+        }
+        if (cacheMode.equals("damaged")) { // reported once, rewritten, then read
+            assertEquals(1, log.stream().filter(l -> l.contains("is damaged")).count(), log.toString());
+            SweepResult again = Sweep.of(w, HeadSweep.task("numerals")).relations(rels).k(k).backend(ranked)
+                    .keepTopK(false).run();
+            assertEquals(1, log.stream().filter(l -> l.contains("is damaged")).count(), log.toString());
+            for (HeadId h : want.heads()) {
+                assertEquals(want.score(h, "next"), again.score(h, "next"), "next score of head " + h + ", rewritten cache");
             }
         }
         IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,

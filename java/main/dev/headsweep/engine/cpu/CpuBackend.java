@@ -4,6 +4,7 @@ import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.engine.Progress;
+import dev.headsweep.engine.TargetsInTopK;
 import dev.headsweep.model.Gpt2Weights;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -100,9 +101,32 @@ public final class CpuBackend implements Backend {
 
     @Override
     public HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
+        // With a cache: read A_h from it when it holds the model, else compute and write it.
+        AhCache.Entry cached = cache == null ? null : cachedEntry(w);
+        if (cached != null) {
+            int[][] ids = new int[heads.size()][];
+            float[][] vals = new float[heads.size()][];
+            if (run(w, x, n, heads, progress, cached, null, topKJob(n, k, ids, vals))) {
+                cache.hit(cached, key(w));
+                return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+            }
+            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
+        }
+        return computeTopK(w, x, n, heads, k, progress);
+    }
+
+    /** The heads' top-k with A computed (stage 1), and written to the cache when there is one. */
+    private HeadTopK computeTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
         int[][] ids = new int[heads.size()][];
         float[][] vals = new float[heads.size()][];
-        HeadJob topK = (hi, kernel, p, M, src, r, U, sink) -> {
+        AhCache.Writer writer = cache == null ? null : cache.create(w, key(w)).orElse(null);
+        run(w, x, n, heads, progress, null, writer, topKJob(n, k, ids, vals));
+        return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+    }
+
+    /** The whole top-k of each head, into {@code ids[head]} and {@code vals[head]}. */
+    private static HeadJob topKJob(int n, int k, int[][] ids, float[][] vals) {
+        return (hi, kernel, p, M, src, r, U, sink) -> {
             int[] hid = new int[n * k];
             float[] hval = new float[n * k];
             if (src != null) {
@@ -115,28 +139,13 @@ public final class CpuBackend implements Backend {
             ids[hi] = hid;
             vals[hi] = hval;
         };
-        if (cache == null) {
-            run(w, x, n, heads, progress, null, null, topK);
-            return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
-        }
-        // With a cache: read A_h from it when it holds the model, else compute and write it.
-        AhCache.Entry cached = cachedEntry(w);
-        if (cached != null) {
-            if (run(w, x, n, heads, progress, cached, null, topK)) {
-                cache.hit(cached, key(w));
-                return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
-            }
-            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
-        }
-        run(w, x, n, heads, progress, null, cache.create(w, key(w)).orElse(null), topK);
-        return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
     }
 
     /**
      * Without the whole top-k ({@link TargetRankCheck}): a row is done as soon as k tokens are known
      * to beat all its targets. With a cache that holds the model, A is read from it; a run that
-     * would fill the cache computes the whole top-k (it needs every tile of A anyway) and looks the
-     * targets up in it.
+     * fills the cache (no entry yet, or a damaged one) computes the whole top-k (it needs every tile
+     * of A anyway) and looks the targets up in it.
      */
     @Override
     public boolean[][][] ovTargetsInTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
@@ -152,10 +161,10 @@ public final class CpuBackend implements Backend {
                 cache.hit(cached, key(w));
                 return hits;
             }
-            dropEntry(cached); // damaged or unreadable (reported): the run below rewrites it
+            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
         }
         if (cache != null) {
-            return Backend.super.ovTargetsInTopK(w, x, n, heads, k, targets, progress);
+            return TargetsInTopK.lookUp(computeTopK(w, x, n, heads, k, progress), targets);
         }
         TargetRankCheck test = rankTest(prepare(w), k, targets, true);
         run(w, x, n, heads, progress, null, null, rankJob(test, n, hits));
@@ -171,7 +180,7 @@ public final class CpuBackend implements Backend {
         ThreadLocal<FactoredTopK> onePass = ThreadLocal.withInitial(() -> FactoredTopK.nativeBf16Available()
                 ? FactoredTopK.nativeKernel(true) : null);
         return (hi, kernel, p, M, src, r, U, sink) -> hits[hi] = test.head(kernel,
-                kernel.name().equals("native-2pass") ? onePass.get() : null, p, M, src, r, U, n, rankStats);
+                kernel.name().equals("native-2pass") ? onePass.get() : null, M, src, r, U, n, rankStats);
     }
 
     /**

@@ -128,18 +128,16 @@ final class TargetRankCheck {
 
     /**
      * One head: {@code hits[i][j]} for {@code targets[i][j]}. A comes from {@code src} when it is not
-     * null (then {@code full} may hold the bias alone), else from {@code M} by stage 1.
+     * null, else from {@code M} by stage 1 (then the preparation given to the constructor must hold E).
      *
      * @param onePass null, or a one-pass kernel (exact stage 1) for the runs from {@code M} where the
      *                two-pass {@code kernel} costs more (many rows over few tokens); same answers
-     *
      * @param stats when not null, {@code 2 · (phases() + 2)} counters to add to: [0] the rows with a
      *              target, [1 + p] the rows that went into screening phase p, [1 + phases()] those
      *              of the whole top-k; then, from {@code phases() + 2} on, the nanoseconds of the same
      *              three kinds of steps (the targets' logits; each screen; the whole top-k)
      */
-    boolean[][] head(FactoredTopK kernel, FactoredTopK onePass, FactoredTopK.Prepared full, float[] M,
-            FactoredTopK.ATileSource src,
+    boolean[][] head(FactoredTopK kernel, FactoredTopK onePass, float[] M, FactoredTopK.ATileSource src,
             int r, float[] U, int n, long[] stats) {
         boolean[][] hits = new boolean[n][];
         for (int i = 0; i < n; i++) {
@@ -214,9 +212,9 @@ final class TargetRankCheck {
         }
         gather(U, r, active, na, ua);
         if (src != null) {
-            kernel.run(full, src, r, ua, na, k, ids, vals);
+            kernel.run(fullPrep, src, r, ua, na, k, ids, vals);
         } else {
-            pick(kernel, onePass, vocab, na).run(full, M, r, ua, na, k, ids, vals);
+            pick(kernel, onePass, vocab, na).run(fullPrep, M, r, ua, na, k, ids, vals);
         }
         for (int a = 0; a < na; a++) {
             int i = active[a];

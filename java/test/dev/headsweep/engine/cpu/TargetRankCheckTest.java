@@ -83,7 +83,7 @@ class TargetRankCheckTest {
                 long[] stats = new long[2 * (PHASES.length + 2)];
                 TargetRankCheck cold = new TargetRankCheck(p, c.k, t, true, TILE, PHASES);
                 assertEquals(Arrays.stream(PHASES).filter(m -> m * TILE * 2 <= c.V).count(), cold.phases(), what);
-                boolean[][] got = cold.head(kernel, onePass, p, c.M, null, c.r, c.U, c.n, stats);
+                boolean[][] got = cold.head(kernel, onePass, c.M, null, c.r, c.U, c.n, stats);
                 for (int i = 0; i < c.n; i++) {
                     assertArrayEquals(want[i], got[i], what + ", stage 1, row " + i + " targets " + Arrays.toString(t[i]));
                 }
@@ -92,7 +92,7 @@ class TargetRankCheckTest {
                 float[] a = kernel.computeA(p, c.M, c.r);
                 FactoredTopK.Prepared bias = FactoredTopK.prepareBias(c.V, c.d, c.beta);
                 TargetRankCheck cached = new TargetRankCheck(bias, c.k, t, false, TILE, PHASES);
-                got = cached.head(kernel, onePass, bias, null, FactoredTopK.source(a, c.r), c.r, c.U, c.n, null);
+                got = cached.head(kernel, onePass, null, FactoredTopK.source(a, c.r), c.r, c.U, c.n, null);
                 for (int i = 0; i < c.n; i++) {
                     assertArrayEquals(want[i], got[i], what + ", A from a source, row " + i);
                 }
@@ -120,7 +120,7 @@ class TargetRankCheckTest {
             t[i] = i % 3 == 0 ? new int[] {i, ids[i * c.k + c.k - 1]} : new int[] {i, (2 * i + 1) % c.V};
         }
         boolean[][] want = whole(kernel, p, c, t);
-        boolean[][] got = new TargetRankCheck(p, c.k, t, true, TILE, PHASES).head(kernel, null, p, c.M, null, c.r, c.U, c.n, null);
+        boolean[][] got = new TargetRankCheck(p, c.k, t, true, TILE, PHASES).head(kernel, null, c.M, null, c.r, c.U, c.n, null);
         for (int i = 0; i < c.n; i++) {
             assertArrayEquals(want[i], got[i], name + " row " + i);
         }
@@ -134,7 +134,7 @@ class TargetRankCheckTest {
         assertEquals(1, new TargetRankCheck(p, c.k, t, true, 16, 3, 4).phases()); // 48 <= 50 < 64
         assertEquals(0, new TargetRankCheck(p, c.k, t, true, 512, 2, 16).phases());
         boolean[][] got = new TargetRankCheck(p, c.k, t, true, 512, 2, 16)
-                .head(FactoredTopK.plain(), null, p, c.M, null, c.r, c.U, c.n, null);
+                .head(FactoredTopK.plain(), null, c.M, null, c.r, c.U, c.n, null);
         assertArrayEquals(whole(FactoredTopK.plain(), p, c, t), got);
     }
 
@@ -145,7 +145,7 @@ class TargetRankCheckTest {
         int[][] none = {{}, {-1, 300}};
         long[] stats = new long[8];
         boolean[][] got = new TargetRankCheck(p, c.k, none, true, TILE, 1, 4)
-                .head(FactoredTopK.plain(), null, p, c.M, null, c.r, c.U, c.n, stats);
+                .head(FactoredTopK.plain(), null, c.M, null, c.r, c.U, c.n, stats);
         assertEquals(0, got[0].length);
         assertArrayEquals(new boolean[] {false, false}, got[1]);
         assertEquals(0, stats[0]);
