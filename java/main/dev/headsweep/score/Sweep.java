@@ -135,7 +135,15 @@ public final class Sweep {
             long t2 = System.nanoTime();
             return new SweepResult(weights.source(), rt, top, relations, t1 - t0, t2 - t1);
         }
-        // Each keyword's targets of every relation in one list; each relation's in it.
+        return scoresAlone(be, rt, x, hs, t0, t1);
+    }
+
+    /**
+     * The hits without the top-k ids: every keyword's targets of all relations in one list for
+     * {@link Backend#ovTargetsInTopK}, then each relation's hits read back from it.
+     */
+    private SweepResult scoresAlone(Backend be, ResolvedTask rt, float[] x, List<HeadId> hs, long t0, long t1) {
+        int n = rt.keywords().size();
         int[][] rowTargets = new int[n][];
         int[][][] where = new int[relations.size()][n][];
         int[][][] targets = new int[relations.size()][][];
