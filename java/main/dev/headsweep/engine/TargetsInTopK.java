@@ -23,19 +23,27 @@ public final class TargetsInTopK {
             for (int i = 0; i < top.rows(); i++) {
                 boolean[] row = new boolean[targets[i].length];
                 for (int j = 0; j < row.length; j++) {
-                    if (targets[i][j] < 0) {
-                        continue; // not a token: never among the ids (unfilled slots hold -1)
-                    }
-                    for (int q = i * k; q < i * k + k; q++) {
-                        if (ids[q] == targets[i][j]) {
-                            row[j] = true;
-                            break;
-                        }
-                    }
+                    row[j] = among(targets[i][j], ids, i * k, k);
                 }
                 hits[h][i] = row;
             }
         }
         return hits;
+    }
+
+    /**
+     * Whether token {@code id} is one of {@code ids[from .. from+k)}; never for an id below 0 (not a
+     * token: unfilled top-k slots hold -1).
+     */
+    public static boolean among(int id, int[] ids, int from, int k) {
+        if (id < 0) {
+            return false;
+        }
+        for (int q = from; q < from + k; q++) {
+            if (ids[q] == id) {
+                return true;
+            }
+        }
+        return false;
     }
 }

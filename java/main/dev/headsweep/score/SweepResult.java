@@ -2,6 +2,7 @@ package dev.headsweep.score;
 
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
+import dev.headsweep.engine.TargetsInTopK;
 import dev.headsweep.task.Keyword;
 import dev.headsweep.task.ResolvedTask;
 import java.util.List;
@@ -65,10 +66,8 @@ public final class SweepResult {
 
     private static boolean anyAmong(int[] targets, int[] ids, int from, int k) {
         for (int t : targets) {
-            for (int i = from; i < from + k; i++) {
-                if (ids[i] == t) {
-                    return true;
-                }
+            if (TargetsInTopK.among(t, ids, from, k)) {
+                return true;
             }
         }
         return false;

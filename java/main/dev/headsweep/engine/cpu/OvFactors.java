@@ -282,25 +282,30 @@ public record OvFactors(float[] m, float[] u) {
         }
 
         double[] sums0(int n) {
-            return sums0.length >= n ? sums0 : (sums0 = new double[n]);
+            return sums0 = atLeast(sums0, n);
         }
 
         double[] sums1(int n) {
-            return sums1.length >= n ? sums1 : (sums1 = new double[n]);
+            return sums1 = atLeast(sums1, n);
         }
 
         double[] sums2(int n) {
-            return sums2.length >= n ? sums2 : (sums2 = new double[n]);
+            return sums2 = atLeast(sums2, n);
         }
 
         /** For the Gram matrix of {@link #u(Gpt2Weights, HeadId, float[], int)}'s heads. */
         double[] gram(int hs) {
-            return gram.length >= hs * hs ? gram : (gram = new double[hs * hs]);
+            return gram = atLeast(gram, hs * hs);
         }
 
         /** For the {@code v·G·vᵀ} of {@link #rows}. */
         double[] squares(int n) {
-            return squares.length >= n ? squares : (squares = new double[n]);
+            return squares = atLeast(squares, n);
+        }
+
+        /** {@code a} when it holds {@code n} doubles, else a new array of {@code n}. */
+        private static double[] atLeast(double[] a, int n) {
+            return a.length >= n ? a : new double[n];
         }
 
         private static double[][] fit(double[][] m, int rows, int cols) {

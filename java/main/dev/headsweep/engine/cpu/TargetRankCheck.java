@@ -1,5 +1,6 @@
 package dev.headsweep.engine.cpu;
 
+import dev.headsweep.engine.TargetsInTopK;
 import java.util.Arrays;
 
 /**
@@ -59,7 +60,8 @@ final class TargetRankCheck {
      * @param targets     per row the target ids
      * @param withE       whether heads come with M (A from stage 1), so that the sub-vocabularies need E
      * @param tile        tokens per screening tile
-     * @param phaseTiles  tiles per screening phase (phases with half the vocabulary or more are left out)
+     * @param phaseTiles  tiles per screening phase (phases with half the vocabulary or more, or fewer
+     *                    than k tokens, are left out)
      */
     TargetRankCheck(FactoredTopK.Prepared full, int k, int[][] targets, boolean withE, int tile, int... phaseTiles) {
         this.vocab = full.V;
@@ -84,6 +86,7 @@ final class TargetRankCheck {
         this.phaseTokens = Arrays.stream(phaseTiles)
                 .filter(m -> (long) m * tile * 2 <= vocab && m >= 1)
                 .mapToObj(m -> spreadTiles(vocab, tile, tiles, m))
+                .filter(tokens -> tokens.length >= k)
                 .toArray(int[][]::new);
         this.phasePrep = new FactoredTopK.Prepared[phaseTokens.length];
         for (int p = 0; p < phaseTokens.length; p++) {
@@ -121,7 +124,7 @@ final class TargetRankCheck {
         return FactoredTopK.prepare(e, tokens.length, d, b);
     }
 
-    /** Screening phases this test runs (those small enough for the vocabulary). */
+    /** Screening phases this test runs (those small enough for the vocabulary and large enough for k). */
     int phases() {
         return phaseTokens.length;
     }
@@ -178,9 +181,6 @@ final class TargetRankCheck {
         int[] ids = new int[na * k];
         float[] vals = new float[na * k];
         for (int p = 0; p < phaseTokens.length && na > 0; p++) {
-            if (phaseTokens[p].length < k) {
-                continue;
-            }
             if (stats != null) {
                 stats[1 + p] += na;
             }
@@ -219,15 +219,7 @@ final class TargetRankCheck {
         for (int a = 0; a < na; a++) {
             int i = active[a];
             for (int j = 0; j < targets[i].length; j++) {
-                if (slot[i][j] < 0) {
-                    continue;
-                }
-                for (int q = a * k; q < a * k + k; q++) {
-                    if (ids[q] == targets[i][j]) {
-                        hits[i][j] = true;
-                        break;
-                    }
-                }
+                hits[i][j] = slot[i][j] >= 0 && TargetsInTopK.among(targets[i][j], ids, a * k, k);
             }
         }
         if (stats != null) {

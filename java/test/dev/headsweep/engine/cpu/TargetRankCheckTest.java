@@ -133,6 +133,7 @@ class TargetRankCheckTest {
         int[][] t = {{1}, {2}, {3}};
         assertEquals(1, new TargetRankCheck(p, c.k, t, true, 16, 3, 4).phases()); // 48 <= 50 < 64
         assertEquals(0, new TargetRankCheck(p, c.k, t, true, 512, 2, 16).phases());
+        assertEquals(1, new TargetRankCheck(p, 17, t, true, 16, 1, 2).phases()); // 16 tokens < k = 17 <= 32
         boolean[][] got = new TargetRankCheck(p, c.k, t, true, 512, 2, 16)
                 .head(FactoredTopK.plain(), null, c.M, null, c.r, c.U, c.n, null);
         assertArrayEquals(whole(FactoredTopK.plain(), p, c, t), got);
