@@ -23,3 +23,11 @@ __device__ __forceinline__ bool hs_before(float va, int ia, float vb, int ib) {
     if (na != nb) return nb;
     return ia < ib;
 }
+
+// The targets' rank test (rank.cu): a row's gate0 is NaN for a whole top-k, else a value below
+// which no token can matter (every target's exact logit is above it). A top-k kernel given gate0
+// keeps the top k of the tokens this admits: all of them while gate0 is NaN, else those whose
+// exact value is a number above gate0.
+__device__ __forceinline__ bool hs_admit(float v, float gate0) {
+    return gate0 != gate0 || v > gate0;
+}

@@ -36,15 +36,18 @@
 
 // A: [nb][hs][ldA] (ldA a multiple of 4, 16-byte aligned rows); beta: [V]; U: [nb][n][hs];
 // out: [nb][n][splits][k]. splitLen: tokens per split, a multiple of 64. hs <= 64.
+// gate0: null for every row's whole top k, else [nb][n] from rank.cu's hs_target_gate: the top k
+// of the tokens hs_admit lets in (headsweep.cuh).
 extern "C" __global__ void __launch_bounds__(256)
 hs_ov_topk(const float* A, int ldA, const float* beta, const float* U, int n, int hs, int V, int k,
-           int splitLen, int splits, float* outVal, int* outId) {
+           int splitLen, int splits, const float* gate0, float* outVal, int* outId) {
     __shared__ float Us[TK_MAXH][TK_BR];
     __shared__ __align__(16) float As[TK_MAXH][TK_BT];
     __shared__ float candV[TK_BR][TK_BT];
     __shared__ int candI[TK_BR][TK_BT];
     __shared__ int candN[TK_BR];
     __shared__ float gate[TK_BR];
+    __shared__ float floor0[TK_BR];
     __shared__ int filled[TK_BR];
 
     const int tid = threadIdx.x;
@@ -64,8 +67,11 @@ hs_ov_topk(const float* A, int ldA, const float* beta, const float* U, int n, in
         Us[j][r] = r < rows ? Ug[(long)r * hs + j] : 0.f;
     }
     if (tid < TK_BR) {
+        // NaN: the row is not full (and no floor): everything passes
+        float g0 = gate0 && tid < rows ? gate0[(long)g * n + row0 + tid] : __int_as_float(0x7fc00000);
         candN[tid] = 0;
-        gate[tid] = __int_as_float(0x7fc00000);  // NaN: the row is not full
+        floor0[tid] = g0;
+        gate[tid] = g0;
         filled[tid] = 0;
     }
 
@@ -130,9 +136,11 @@ hs_ov_topk(const float* A, int ldA, const float* beta, const float* U, int n, in
             int* LI = outId + base;
             int f = filled[r];
             const int cnt = candN[r];
+            const float g0 = floor0[r];
             for (int c = 0; c < cnt; c++) {
                 float v = candV[r][c];
                 int id = candI[r][c];
+                if (!hs_admit(v, g0)) continue;
                 int p;
                 if (f == k) {
                     if (!hs_before(v, id, LV[k - 1], LI[k - 1])) continue;
@@ -150,7 +158,7 @@ hs_ov_topk(const float* A, int ldA, const float* beta, const float* U, int n, in
             }
             filled[r] = f;
             candN[r] = 0;
-            gate[r] = f == k ? LV[k - 1] : __int_as_float(0x7fc00000);
+            gate[r] = f == k ? fmaxf(LV[k - 1], g0) : g0;  // fmaxf: a NaN side gives the other
         }
     }
     __syncthreads();

@@ -248,11 +248,12 @@ __device__ __forceinline__ void hs_tc_fine(const float acc[4][4][4], unsigned fl
 // grid (ceil(n/256), splits, nb), block 128.
 extern "C" __global__ void __launch_bounds__(128, 2)
 hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tmax, const float* A, int ldA,
-              const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, float* outVal,
-              int* outId) {
+              const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, const float* gate0,
+              float* outVal, int* outId) {
     __shared__ int candT[TC_WARPS][TC_WROWS][TC_TILE];
     __shared__ int candN[TC_WARPS][TC_WROWS];
     __shared__ float gateS[TC_WARPS][TC_WROWS];
+    __shared__ float floorS[TC_WARPS][TC_WROWS];
     __shared__ int filledS[TC_WARPS][TC_WROWS];
     __shared__ float cuS[TC_WARPS][TC_WROWS];
 
@@ -281,7 +282,9 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
             }
         float cu = TC_C * sqrtf(ss);
         cuS[warp][rr] = cu == cu ? cu : INFINITY;
-        gateS[warp][rr] = nanf;
+        float g0 = gate0 && r < n ? gate0[(long)g * n + r] : nanf;
+        floorS[warp][rr] = g0;
+        gateS[warp][rr] = g0;
         filledS[warp][rr] = 0;
         candN[warp][rr] = 0;
     }
@@ -296,7 +299,7 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
     for (int i = 0; i < 8; i++) {
         int rr = (i >> 1) * 16 + (i & 1) * 8 + gq;
         cu[i] = cuS[warp][rr];
-        gt[i] = nanf;
+        gt[i] = gateS[warp][rr];
         live[i] = row0 + rr < n;
     }
 
@@ -325,15 +328,16 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
             int* LI = outId + base;
             const float* ur = Ug + (long)r * TC_HS;
             int f = filledS[warp][rr];
+            const float g0 = floorS[warp][rr];
             for (int c = 0; c < cnt; c++) {
                 const int t = candT[warp][rr][c];
                 float x = beta[t];
                 for (int j = 0; j < TC_HS; j++) x = fmaf(ur[j], Ag[(long)j * ldA + t], x);
-                f = hs_tc_insert(LV, LI, f, k, x, t);
+                if (hs_admit(x, g0)) f = hs_tc_insert(LV, LI, f, k, x, t);
             }
             filledS[warp][rr] = f;
             candN[warp][rr] = 0;
-            gateS[warp][rr] = f == k ? LV[k - 1] : nanf;
+            gateS[warp][rr] = f == k ? fmaxf(LV[k - 1], g0) : g0;
         }
         __syncwarp();
 #pragma unroll
@@ -366,13 +370,14 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
 // As hs_ov_topk_tc, plus At (from hs_tc_prep); grid (ceil(n/128), splits, nb), block 64.
 extern "C" __global__ void __launch_bounds__(64, 4)
 hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* tmax, const float* At,
-               const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, float* outVal,
-               int* outId) {
+               const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, const float* gate0,
+               float* outVal, int* outId) {
     __shared__ int candT[TC2_WARPS][TC_WROWS][TC_TILE];
     __shared__ float candV[TC2_WARPS][TC_WROWS][TC_TILE];
     __shared__ int candN[TC2_WARPS][TC_WROWS];
     __shared__ int startS[TC2_WARPS][TC_WROWS];
     __shared__ float gateS[TC2_WARPS][TC_WROWS];
+    __shared__ float floorS[TC2_WARPS][TC_WROWS];
     __shared__ int filledS[TC2_WARPS][TC_WROWS];
     __shared__ float listV[TC2_WARPS][TC_WROWS][TC_KS];
     __shared__ int listI[TC2_WARPS][TC_WROWS][TC_KS];
@@ -405,7 +410,9 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
             }
         float cu = TC_C * sqrtf(ss);
         cuOwn[h] = cu == cu ? cu : INFINITY;
-        gateS[warp][rr] = nanf;
+        float g0 = gate0 && r < n ? gate0[(long)g * n + r] : nanf;
+        floorS[warp][rr] = g0;
+        gateS[warp][rr] = g0;
         filledS[warp][rr] = 0;
         candN[warp][rr] = 0;
     }
@@ -421,10 +428,11 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
         float c0 = __shfl_sync(0xffffffffu, cuOwn[0], rr & 31);
         float c1 = __shfl_sync(0xffffffffu, cuOwn[1], rr & 31);
         cu[i] = rr < 32 ? c0 : c1;
-        gt[i] = nanf;
         live[i] = row0 + rr < n;
     }
     __syncwarp();
+#pragma unroll
+    for (int i = 0; i < 8; i++) gt[i] = gateS[warp][(i >> 1) * 16 + (i & 1) * 8 + gq];
 
     const int tBegin = split * splitLen;
     const int tEnd = min(V, tBegin + splitLen);
@@ -501,10 +509,14 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
                 LI = outId + base;
             }
             int f = filledS[warp][rr];
-            for (int c = 0; c < cnt; c++) f = hs_tc_insert(LV, LI, f, k, candV[warp][rr][c], candT[warp][rr][c]);
+            const float g0 = floorS[warp][rr];
+            for (int c = 0; c < cnt; c++) {
+                const float x = candV[warp][rr][c];
+                if (hs_admit(x, g0)) f = hs_tc_insert(LV, LI, f, k, x, candT[warp][rr][c]);
+            }
             filledS[warp][rr] = f;
             candN[warp][rr] = 0;
-            gateS[warp][rr] = f == k ? LV[k - 1] : nanf;
+            gateS[warp][rr] = f == k ? fmaxf(LV[k - 1], g0) : g0;
         }
         __syncwarp();
 #pragma unroll

@@ -5,6 +5,7 @@
 #include "../block0.cu"
 #include "../gemm.cu"
 #include "../ov.cu"
+#include "../rank.cu"
 #include "../topk.cu"
 
 #include "reference.h"
@@ -21,7 +22,8 @@ static void check(bool ok, const std::string& what) {
 }
 
 // ---------- top-k ----------
-static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsigned seed, int special) {
+// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row
+static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsigned seed, int special, int T = 0) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> small(-2, 2);
     int ldA = (V + 3) / 4 * 4;
@@ -43,8 +45,17 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
     int splits = (V + splitLen - 1) / splitLen;
     std::vector<float> pv((size_t)nb * n * splits * k), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size()), oi(ov.size());
+    std::vector<int> tg;
+    std::vector<float> gate0;
+    if (T > 0) {
+        tg = pickTargets(A, ldA, U, beta, n, hs, V, k, T, seed * 31 + 7);
+        gate0.assign((size_t)nb * n, 12345.f);
+        emu::launch(hs_target_gate, dim3((n + 127) / 128, nb), dim3(128), A.data(), ldA, beta.data(), U.data(), n, hs,
+                    V, tg.data(), T, gate0.data());
+    }
     emu::launch(hs_ov_topk, dim3((n + TK_BR - 1) / TK_BR, splits, nb), dim3(256), A.data(), ldA,
-                beta.data(), U.data(), n, hs, V, k, splitLen, splits, pv.data(), pi.data());
+                beta.data(), U.data(), n, hs, V, k, splitLen, splits, T > 0 ? gate0.data() : (const float*)nullptr,
+                pv.data(), pi.data());
     float* resV = pv.data();
     int* resI = pi.data();
     if (splits > 1) {
@@ -53,9 +64,10 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
         resV = ov.data();
         resI = oi.data();
     }
-    std::string why = topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV)
+                            : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
     bool ok = why.empty();
-    check(ok, "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)
+    check(ok, std::string(T > 0 ? "rank " : "") + "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)
                   + " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splits=" + std::to_string(splits)
                   + " special=" + std::to_string(special) + why);
 }
@@ -359,6 +371,17 @@ int main() {
         // all logits equal: the lowest ids, in order
         topkCase(150, 1, 3, 20, 1, 1, 11, 0);
     }
+    // the targets' rank test: the same shapes with floors from hs_target_gate
+    topkCase(37, 7, 3, 5, 1, 1, 21, 0, 3);
+    topkCase(613, 7, 33, 5, 2, 100, 22, 0, 2);
+    topkCase(300, 64, 17, 1, 1, 100, 23, 0, 4);
+    topkCase(257, 16, 70, 40, 2, 1, 24, 0, 3);      // 5 splits, k above a split
+    topkCase(130, 3, 4, 130, 1, 1, 26, 0, 5);       // k = V
+    topkCase(700, 9, 9, 300, 1, 100, 27, 0, 3);     // k above a tile
+    topkCase(301, 7, 34, 5, 1, 2, 28, 1, 3);        // -inf and NaN: targets at -inf or NaN get no floor
+    topkCase(333, 64, 6, 40, 1, 100, 29, 2, 3);     // +inf, -inf and NaN
+    topkCase(150, 1, 3, 20, 1, 1, 31, 0, 2);        // all logits equal
+    topkCase(1, 1, 2, 1, 1, 1, 30, 0, 2);           // a one-token vocabulary
     gemmCase(70, 130, 33, 0, true, 1);
     gemmCase(65, 64, 17, 1, false, 2);
     gemmCase(1, 5, 200, 1, true, 3);

@@ -3,6 +3,7 @@
 // (exact ties everywhere), ±inf/NaN in beta, adversarial near-ties inside the bf16 margin,
 // k above a tile and k = V, V not a multiple of the tile, split vocabularies merged by topk.cu.
 //   bash kernels/emu/run.sh
+#include "../rank.cu"
 #include "../topk.cu"
 #include "../topk_tc.cu"
 
@@ -21,7 +22,8 @@ static void check(bool ok, const std::string& what) {
 
 enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
 
-static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version) {
+// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row
+static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version, int T = 0) {
     const int hs = TC_HS;
     std::mt19937 rng(seed);
     std::normal_distribution<float> gauss(0.f, 1.f);
@@ -61,16 +63,25 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
                 tok.data(), tmax.data(), version == 2 ? At.data() : (float*)nullptr);
     std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size(), -7), oi(ov.size());
+    std::vector<int> tg;
+    std::vector<float> gate0;
+    if (T > 0) {
+        tg = pickTargets(A, ldA, U, beta, n, hs, V, k, T, seed * 31 + 7);
+        gate0.assign((size_t)nb * n, 12345.f);
+        emu::launch(hs_target_gate, dim3((n + 127) / 128, nb), dim3(128), A.data(), ldA, beta.data(), U.data(), n, hs,
+                    V, tg.data(), T, gate0.data());
+    }
+    const float* g0 = T > 0 ? gate0.data() : (const float*)nullptr;
     if (version == 1) {
         int rowsPerBlock = TC_WARPS * TC_WROWS;
         emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
                     Vpad, tok.data(), tmax.data(), A.data(), ldA, beta.data(), U.data(), n, V, k, splitLen, splits,
-                    pv.data(), pi.data());
+                    g0, pv.data(), pi.data());
     } else {
         int rowsPerBlock = TC2_WARPS * TC_WROWS;
         emu::launch(hs_ov_topk_tc2, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(64), Abf.data(),
                     Vpad, tok.data(), tmax.data(), At.data(), beta.data(), U.data(), n, V, k, splitLen, splits,
-                    pv.data(), pi.data());
+                    g0, pv.data(), pi.data());
     }
     float* resV = pv.data();
     int* resI = pi.data();
@@ -80,10 +91,11 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
         resV = ov.data();
         resI = oi.data();
     }
-    std::string why = topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV)
+                            : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
     bool ok = why.empty();
     const char* names[] = {"gauss", "ints", "special", "near-ties"};
-    check(ok, std::string(version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
+    check(ok, std::string(T > 0 ? "rank " : "") + (version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
                   " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
                   std::to_string(splitLen) + why);
 }
@@ -102,6 +114,18 @@ int main() {
         tcCase(GAUSS, 5, 2, 5, 1, 32, 10, version);           // V below one tile
         tcCase(GAUSS, 1000, 300, 5, 1, 1024, 11, version);    // several blocks of rows
         tcCase(INTS, 400, 130, 8, 1, 416, 12, version);       // k = TC_KS, rows over one block of v2
+        // the targets' rank test: floors from hs_target_gate, then the top k above them
+        tcCase(GAUSS, 300, 70, 5, 2, 320, 21, version, 3);
+        tcCase(GAUSS, 301, 3, 5, 1, 64, 22, version, 2);
+        tcCase(INTS, 200, 40, 5, 1, 224, 23, version, 3);
+        tcCase(INTS, 200, 9, 7, 2, 64, 24, version, 4);
+        tcCase(SPECIAL, 150, 20, 5, 1, 160, 25, version, 3);
+        tcCase(SPECIAL, 150, 20, 40, 1, 64, 26, version, 3);
+        tcCase(NEAR_TIES, 257, 30, 5, 1, 288, 27, version, 3);
+        tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 28, version, 2);
+        tcCase(GAUSS, 37, 5, 37, 1, 64, 29, version, 3);
+        tcCase(GAUSS, 1000, 300, 5, 1, 1024, 31, version, 2);
+        tcCase(INTS, 400, 130, 8, 1, 416, 32, version, 3);
     }
     std::printf("topk_tc: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -105,9 +105,10 @@ class EngineMatchesReferenceTest {
     /**
      * Scores from the targets' rank test ({@code Sweep.keepTopK(false)}: on the CPU a keyword stops
      * as soon as k tokens beat all its targets) equal those looked up in the whole top-k, hit by hit,
-     * for every kernel, cold and from the A_h cache (a damaged cache file too), and through the
-     * default method (simulated CUDA device). The random heads rank most targets far out, so the
-     * screens do drop rows here.
+     * for every kernel, cold and from the A_h cache (a damaged cache file too), and on the CUDA
+     * backend (kernels/rank.cu's floors: on the simulated device, and on the GPU when there is one,
+     * else skipped saying so). The random heads rank most targets far out, so the screens do drop
+     * rows here.
      */
     @ParameterizedTest(name = "{0}, {1} threads, cache {2}, k {3}, {4} checkpoint")
     @CsvSource({
@@ -120,6 +121,9 @@ class EngineMatchesReferenceTest {
         "native-2pass, 2, none,    5,  planted",
         "native-2pass, 2, damaged, 5,  planted",
         "cuda-sim,     1, none,    5,  planted",
+        "cuda-sim,     1, none,    40, random",
+        "cuda,         1, none,    5,  planted",
+        "cuda,         1, none,    5,  random",
     })
     void rankTestScoresEqualTheWholeTopK(String kernel, int threads, String cacheMode, int k, String checkpoint)
             throws Exception {
@@ -166,8 +170,18 @@ class EngineMatchesReferenceTest {
                 }
             }
         }
-        Backend whole = kernel.equals("cuda-sim") ? Gpus.simulated() : new CpuBackend(threads, kernels, null);
-        Backend ranked = kernel.equals("cuda-sim") ? Gpus.simulated() : new CpuBackend(threads, kernels, cache);
+        Backend whole;
+        Backend ranked;
+        if (kernel.equals("cuda")) {
+            whole = Gpus.realOrSkip("the rank test's floors (kernels/rank.cu) against the whole top-k, hit by hit");
+            ranked = whole;
+        } else if (kernel.equals("cuda-sim")) {
+            whole = Gpus.simulated();
+            ranked = Gpus.simulated();
+        } else {
+            whole = new CpuBackend(threads, kernels, null);
+            ranked = new CpuBackend(threads, kernels, cache);
+        }
         List<String> rels = List.of("copy", "next", "prev");
         SweepResult want = Sweep.of(w, HeadSweep.task("numerals")).relations(rels).k(k).backend(whole).run();
         SweepResult got = Sweep.of(w, HeadSweep.task("numerals")).relations(rels).k(k).backend(ranked)

@@ -5,6 +5,7 @@ import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.engine.Progress;
+import dev.headsweep.engine.TargetsInTopK;
 import dev.headsweep.engine.cpu.CpuBackend;
 import dev.headsweep.model.Gpt2Weights;
 import java.util.ArrayList;
@@ -443,12 +444,39 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
             Progress progress) {
-        var cfg = w.config();
-        int hs = cfg.headSize();
-        if (hs > MAX_HEAD_SIZE) {
+        if (w.config().headSize() > MAX_HEAD_SIZE) {
             return cpu().ovTopK(w, x, n, heads, k, progress);
         }
+        return topK(w, x, n, heads, k, null, progress);
+    }
+
+    /**
+     * The targets' rank test on the GPU (kernels/rank.cu): per head and row a floor just below the
+     * lowest target's exact logit ({@code hs_target_gate}), then the same top-k kernels keep the top
+     * k of the tokens above it only; a target is among that list exactly when it is among the whole
+     * vocabulary's top k. The gates start at the floor, so far fewer tokens reach exact re-scoring.
+     */
+    @Override
+    public synchronized boolean[][][] ovTargetsInTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k,
+            int[][] targets, Progress progress) {
+        if (targets.length != n) {
+            throw new IllegalArgumentException(targets.length + " rows of targets for " + n + " rows");
+        }
+        if (w.config().headSize() > MAX_HEAD_SIZE) {
+            return cpu().ovTargetsInTopK(w, x, n, heads, k, targets, progress);
+        }
+        return TargetsInTopK.lookUp(topK(w, x, n, heads, k, targets, progress), targets);
+    }
+
+    /**
+     * Every head's top k at every row ({@code targets} null), or the top k above each row's floor
+     * (lists may be shorter, padded with id -1).
+     */
+    private HeadTopK topK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, int[][] targets,
+            Progress progress) {
+        var cfg = w.config();
         int d = cfg.nEmbd();
+        Targets tg = targets == null ? null : Targets.pack(targets, cfg.vocabSize());
         int[][] ids = new int[heads.size()][n * k];
         float[][] vals = new float[heads.size()][n * k];
         progress.update("heads", 0, heads.size());
@@ -486,7 +514,7 @@ public final class CudaBackend implements Backend {
                 while (at < idx.size()) {
                     int nb = Math.min(headsPerGroup, idx.size() - at);
                     try {
-                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, ids, vals);
+                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, tg, ids, vals);
                     } catch (Device.OutOfMemory oom) {
                         freeScratch();
                         W.dropFactors();
@@ -527,9 +555,32 @@ public final class CudaBackend implements Backend {
         return new int[] {(vocab + splitLen - 1) / splitLen, splitLen};
     }
 
-    /** One group of heads of one layer, all keyword rows (in chunks of {@link #rowsPerChunk}). */
+    /** The rank test's targets, row-major {@code [n][width]}, -1 where a row has fewer or an id is outside the vocabulary. */
+    private record Targets(int[] ids, int width) {
+        static Targets pack(int[][] targets, int vocab) {
+            int width = 0;
+            for (int[] row : targets) {
+                width = Math.max(width, row.length);
+            }
+            width = Math.max(1, width);
+            int[] ids = new int[Math.toIntExact((long) targets.length * width)];
+            java.util.Arrays.fill(ids, -1);
+            for (int i = 0; i < targets.length; i++) {
+                for (int j = 0; j < targets[i].length; j++) {
+                    int t = targets[i][j];
+                    ids[i * width + j] = t >= 0 && t < vocab ? t : -1;
+                }
+            }
+            return new Targets(ids, width);
+        }
+    }
+
+    /**
+     * One group of heads of one layer, all keyword rows (in chunks of {@link #rowsPerChunk}); with
+     * targets, each row's floor first and the top k above it.
+     */
     private void group(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group, List<HeadId> heads,
-            int k, int[][] ids, float[][] vals) {
+            int k, Targets tg, int[][] ids, float[][] vals) {
         var cfg = W.w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
@@ -576,6 +627,8 @@ public final class CudaBackend implements Backend {
             ov = scratch("ov", (long) nb * rows * k, Device.Type.F32);
             oi = scratch("oi", (long) nb * rows * k, Device.Type.I32);
         }
+        Device.Buffer tgB = tg == null ? null : scratch("targets", (long) rows * tg.width(), Device.Type.I32);
+        Device.Buffer gate0 = tg == null ? null : scratch("gate0", (long) nb * rows, Device.Type.F32);
         float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
         int[] hostI = new int[hostV.length];
         for (int r0 = 0; r0 < n; r0 += rows) {
@@ -584,12 +637,19 @@ public final class CudaBackend implements Backend {
             sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
             dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
                     v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
+            Device.Ptr floors = null;
+            if (tg != null) {
+                dev.upload(tgB, 0, tg.ids(), r0 * tg.width(), nr * tg.width());
+                dev.launch("hs_target_gate", blocks(nr, 128), nb, 1, 128, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V,
+                        tgB.ptr(), tg.width(), gate0.ptr());
+                floors = gate0.ptr();
+            }
             if (tc) {
-                tcTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, pv.ptr(),
-                        pi.ptr());
+                tcTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, floors,
+                        pv.ptr(), pi.ptr());
             } else {
                 dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
-                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, pv.ptr(), pi.ptr());
+                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, floors, pv.ptr(), pi.ptr());
             }
             if (splits > 1) {
                 dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
@@ -713,14 +773,16 @@ public final class CudaBackend implements Backend {
         return new TcInputs(abf, tok, tmax, at, vpad);
     }
 
+    /** The tensor-core top-k; {@code floors} null for the whole top k, else rank.cu's floors ([nb][n]). */
     private void tcTopK(TopKKernel kernel, TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n,
-            int V, int k, int splitLen, int splits, int nb, Device.Ptr outVal, Device.Ptr outId) {
+            int V, int k, int splitLen, int splits, int nb, Device.Ptr floors, Device.Ptr outVal, Device.Ptr outId) {
         if (kernel == TopKKernel.TENSOR_CORES_V1) {
             dev.launch("hs_ov_topk_tc", (n + TC_ROWS - 1) / TC_ROWS, splits, nb, 128, in.abf().ptr(), in.vpad(),
-                    in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, outVal, outId);
+                    in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, floors, outVal, outId);
         } else {
             dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, splits, nb, 64, in.abf().ptr(), in.vpad(),
-                    in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, outVal, outId);
+                    in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, floors, outVal,
+                    outId);
         }
     }
 
@@ -743,6 +805,16 @@ public final class CudaBackend implements Backend {
      */
     public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
             int k, int splitLen, TopKKernel kernel, int[] ids, float[] vals) {
+        factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, kernel, null, ids, vals);
+    }
+
+    /**
+     * As {@link #factoredTopK(float[], int, int, float[], float[], int, float[], int, int, int, TopKKernel, int[], float[])};
+     * with {@code targets} ({@code [n][any]}), the rank test's lists: each row's floor from its
+     * targets (rank.cu), then the top k of the tokens above it, padded with id -1 and NaN.
+     */
+    public synchronized void factoredTopK(float[] E, int V, int d, float[] beta, float[] M, int r, float[] U, int n,
+            int k, int splitLen, TopKKernel kernel, int[][] targets, int[] ids, float[] vals) {
         boolean tensorCores = kernel == TopKKernel.TENSOR_CORES || kernel == TopKKernel.TENSOR_CORES_V1;
         if (tensorCores && (r != TC_HEAD_SIZE || dev.computeCapability() < 80)) {
             throw new IllegalArgumentException("the tensor-core top-k needs r = 64 and compute capability 8.0: r=" + r
@@ -768,12 +840,22 @@ public final class CudaBackend implements Backend {
             int splits = sp[0];
             Device.Buffer pv = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.F32));
             Device.Buffer pi = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.I32));
+            Device.Ptr floors = null;
+            if (targets != null) {
+                Targets tg = Targets.pack(targets, V);
+                Device.Buffer tgB = keep(tmp, dev.upload(tg.ids()));
+                Device.Buffer gate0 = keep(tmp, dev.alloc(n, Device.Type.F32));
+                dev.launch("hs_target_gate", blocks(n, 128), 1, 1, 128, a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V,
+                        tgB.ptr(), tg.width(), gate0.ptr());
+                floors = gate0.ptr();
+            }
             if (tensorCores) {
                 TcInputs in = tcPrep(tmp, a.ptr(), ldA, b, V, 1);
-                tcTopK(kernel, in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, pv.ptr(), pi.ptr());
+                tcTopK(kernel, in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, floors, pv.ptr(),
+                        pi.ptr());
             } else {
                 dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
-                        a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, pv.ptr(), pi.ptr());
+                        a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, floors, pv.ptr(), pi.ptr());
             }
             Device.Buffer ov = pv;
             Device.Buffer oi = pi;

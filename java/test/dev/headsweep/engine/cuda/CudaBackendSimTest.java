@@ -121,4 +121,77 @@ class CudaBackendSimTest {
             assertEquals(0, sim.used(), kernel + ": device memory left allocated after close");
         }
     }
+    /**
+     * The rank test on the CUDA backend (kernels/rank.cu's floors, then the top k above them) gives
+     * the hits of a look-up in the whole top k, on every top-k kernel, with rows split into chunks
+     * by a small device too: targets at ranks 1, k-1, k, k+1 and k+2 of each row, random ones,
+     * repeats, ids outside the vocabulary and rows without targets.
+     */
+    @Test
+    void rankTestGivesTheWholeTopKsHitsOnEveryKernel() {
+        // head size 64 (the tensor-core kernels run), a vocabulary of 3001 tokens (no multiple of a tile)
+        var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
+        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, 13),
+                Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        int V = w.config().vocabSize();
+        int k = 5;
+        java.util.Random rnd = new java.util.Random(5);
+        int n = 40;
+        int[][] prompts = new int[n][];
+        int[][] positions = new int[n][];
+        for (int p = 0; p < n; p++) {
+            prompts[p] = new int[] {rnd.nextInt(V), rnd.nextInt(V)};
+            positions[p] = new int[] {1};
+        }
+        List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(0, 1), new HeadId(1, 1));
+        CudaBackend ref = Gpus.simulated();
+        float[] x = ref.residualAfterBlock0(w, prompts, positions);
+        dev.headsweep.engine.HeadTopK deep = ref.ovTopK(w, x, n, heads, k + 2, dev.headsweep.engine.Progress.NONE);
+        int[][] targets = new int[n][];
+        for (int i = 0; i < n; i++) {
+            int[] at = deep.ids(i % heads.size(), i);
+            targets[i] = switch (i % 5) {
+                case 0 -> new int[] {at[0], at[k - 1], at[k]};
+                case 1 -> new int[] {at[k + 1], rnd.nextInt(V), -1, V + 3};
+                case 2 -> new int[] {};
+                case 3 -> new int[] {at[k - 1], at[k - 1], at[k + 1]};
+                default -> new int[] {rnd.nextInt(V), at[rnd.nextInt(k + 2)]};
+            };
+        }
+        boolean[][][] want = dev.headsweep.engine.TargetsInTopK.lookUp(
+                ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE), targets);
+        int hits = 0;
+        int misses = 0;
+        for (boolean[][] head : want) {
+            for (boolean[] row : head) {
+                for (boolean b : row) {
+                    hits += b ? 1 : 0;
+                    misses += b ? 0 : 1;
+                }
+            }
+        }
+        assertTrue(hits > 20 && misses > 20, hits + " hits, " + misses + " misses: the targets do not test both");
+        for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
+            // the weights' 1.7 MB, then A (0.8 MB a head; 2 MB with the tensor cores' inputs) of one head but not two
+            long small = kernel == CudaBackend.TopKKernel.FP32 ? 2_900_000 : 4_900_000;
+            for (long limit : new long[] {Long.MAX_VALUE, small}) {
+                SimDevice sim = new SimDevice(limit, 4);
+                CudaBackend b = new CudaBackend(sim);
+                b.useTopKKernel(kernel);
+                boolean[][][] got = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
+                for (int h = 0; h < heads.size(); h++) {
+                    for (int i = 0; i < n; i++) {
+                        assertArrayEquals(want[h][i], got[h][i], kernel + ", limit " + limit + ", head " + heads.get(h)
+                                + ", row " + i + ", targets " + java.util.Arrays.toString(targets[i]));
+                    }
+                }
+                if (limit != Long.MAX_VALUE) {
+                    assertTrue(sim.outOfMemory > 0, kernel + ": the limit was never hit");
+                }
+                b.close();
+                assertEquals(0, sim.used(), "device memory left allocated after close");
+            }
+        }
+    }
 }

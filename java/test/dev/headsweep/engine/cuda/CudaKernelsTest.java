@@ -200,6 +200,95 @@ class CudaKernelsTest {
         checkTensorCores(b, 5000, 48, 600, 5, 0, 29, false, 2);
     }
 
+    /**
+     * The rank test's kernels (rank.cu's floors, then each top-k kernel keeps the top k above them):
+     * every kernel gives the same lists bit for bit, and a target is in a row's list exactly when it
+     * is in the row's whole top k. Targets at ranks 1, k-1, k, k+1 and k+2, random, repeated, outside
+     * the vocabulary and none; on ties, ±inf/NaN, all-equal logits and near-ties inside the bf16 margin.
+     */
+    private static void checkRank(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed, boolean integer,
+            int special) {
+        int r = 64;
+        Random rnd = new Random(seed);
+        float[] E = fill(V * d, rnd, integer);
+        float[] beta = fill(V, rnd, integer);
+        float[] M = fill(r * d, rnd, integer);
+        float[] U = fill(n * r, rnd, integer);
+        if (special == 1) {
+            for (int t = 0; t < V; t++) {
+                int x = rnd.nextInt(8);
+                beta[t] = x == 0 ? Float.NEGATIVE_INFINITY : x == 1 ? Float.NaN : x == 2 ? Float.POSITIVE_INFINITY : beta[t];
+            }
+        } else if (special == 2) {
+            for (int t = 1; t < V; t++) {
+                for (int c = 0; c < d; c++) {
+                    E[t * d + c] = E[c] * (1f + 1e-4f * (float) rnd.nextGaussian());
+                }
+            }
+            Arrays.fill(beta, 0f);
+        } else if (special == 3) {
+            Arrays.fill(E, 0f);
+            Arrays.fill(beta, 0.25f);
+        }
+        int deep = Math.min(V, k + 2);
+        int[] deepIds = new int[n * deep];
+        b.factoredTopK(E, V, d, beta, M, r, U, n, deep, splitLen, CudaBackend.TopKKernel.FP32, deepIds, new float[n * deep]);
+        int[][] targets = new int[n][];
+        for (int i = 0; i < n; i++) {
+            int base = i * deep;
+            targets[i] = switch (i % 5) {
+                case 0 -> new int[] {deepIds[base], deepIds[base + Math.max(0, k - 1)], deepIds[base + Math.min(deep - 1, k)]};
+                case 1 -> new int[] {deepIds[base + deep - 1], rnd.nextInt(V), -1, V + 2};
+                case 2 -> new int[] {};
+                case 3 -> new int[] {deepIds[base + Math.max(0, k - 1)], deepIds[base + Math.max(0, k - 1)]};
+                default -> new int[] {rnd.nextInt(V), deepIds[base + rnd.nextInt(deep)]};
+            };
+        }
+        int[] wholeIds = new int[n * k];
+        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, CudaBackend.TopKKernel.FP32, wholeIds, new float[n * k]);
+        int[] firstIds = null;
+        float[] firstVals = null;
+        for (CudaBackend.TopKKernel kernel : List.of(CudaBackend.TopKKernel.FP32, CudaBackend.TopKKernel.TENSOR_CORES_V1,
+                CudaBackend.TopKKernel.TENSOR_CORES)) {
+            int[] ids = new int[n * k];
+            float[] vals = new float[n * k];
+            b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, kernel, targets, ids, vals);
+            String what = kernel + " V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
+            for (int i = 0; i < n; i++) {
+                for (int t : targets[i]) {
+                    boolean want = dev.headsweep.engine.TargetsInTopK.among(t, wholeIds, i * k, k);
+                    boolean got = dev.headsweep.engine.TargetsInTopK.among(t, ids, i * k, k);
+                    int row = i;
+                    assertEquals(want, got, () -> what + ": target " + t + " at row " + row);
+                }
+            }
+            if (firstIds == null) {
+                firstIds = ids;
+                firstVals = vals;
+                continue;
+            }
+            for (int q = 0; q < n * k; q++) {
+                int at = q;
+                assertEquals(firstIds[q], ids[q], () -> what + ": id at row " + at / k + " place " + at % k);
+                assertEquals(Float.floatToIntBits(firstVals[q]), Float.floatToIntBits(vals[q]),
+                        () -> what + ": value at row " + at / k + " place " + at % k);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void rankTestKernelsGiveTheWholeTopKsHits(String device) {
+        CudaBackend b = backend(device);
+        checkRank(b, 613, 33, 300, 5, 0, 41, true, 0);    // ties everywhere, two row blocks
+        checkRank(b, 257, 16, 70, 40, 64, 42, true, 0);   // k above a step, 5 splits
+        checkRank(b, 130, 3, 4, 130, 64, 43, true, 0);    // k = V
+        checkRank(b, 301, 7, 34, 5, 0, 44, true, 1);      // ±inf and NaN in beta
+        checkRank(b, 150, 4, 3, 20, 64, 45, true, 3);     // all equal
+        checkRank(b, 2001, 96, 65, 5, 0, 46, false, 0);   // random floats
+        checkRank(b, 999, 64, 40, 10, 256, 47, false, 2); // near-ties inside the bf16 margin
+    }
+
     /** The tie rule the kernels copy (headsweep.cuh's hs_before) is the CPU's. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("devices")

@@ -22,9 +22,12 @@ import java.util.Locale;
  * <ul>
  *   <li>numerals (388 keywords, copy/next/prev): GPU scores against the CPU's on every head
  *       (must be identical), then the best of 5 warm runs of block 0 and of the OV chain with its
- *       fused top-k, against the target of 20 ms;</li>
- *   <li>vocab (50,257 one-token keywords, all 144 heads): one warm run, against the target of 1 s;
- *       its top-k on 3 heads checked against the CPU's (rows may differ only at near-ties).</li>
+ *       fused top-k, against the target of 20 ms, on every top-k kernel: the whole top-k (what
+ *       {@code head} and {@code tokens} print), then the targets' rank test (kernels/rank.cu, what
+ *       {@code sweep} runs), whose hits must be the whole top-k's, hit for hit;</li>
+ *   <li>vocab (50,257 one-token keywords, all 144 heads): warm runs against the target of 1 s, the
+ *       whole top-k and the rank test; its top-k on 3 heads checked against the CPU's (rows may
+ *       differ only at near-ties).</li>
  * </ul>
  * Times are wall-clock times of the backend's calls, which return only when the GPU is done:
  * GPU time plus copies and host set-up, an upper bound of the GPU time. Prints one line per
@@ -82,6 +85,49 @@ public final class GpuBench {
             }
         }
         return new int[] {differ, rows};
+    }
+
+    /** {(head, relation, keyword) hits that differ, hits} between two sweeps of the same task. */
+    private static int[] hitDifferences(SweepResult a, SweepResult b) {
+        int differ = 0;
+        int hits = 0;
+        for (HeadId h : a.heads()) {
+            for (String rel : a.relations()) {
+                for (int kw = 0; kw < a.keywords().size(); kw++) {
+                    differ += a.hit(h, rel, kw) != b.hit(h, rel, kw) ? 1 : 0;
+                    hits += a.hit(h, rel, kw) ? 1 : 0;
+                }
+            }
+        }
+        return new int[] {differ, hits};
+    }
+
+    /**
+     * The targets' rank test on the kernel set now: cold A_h (best of 5 after one run), then
+     * resident (best of 5 after one that keeps the factors), each compared hit for hit with
+     * {@code whole}; one profiled run of each. Returns whether every hit agreed.
+     */
+    private static boolean rankTest(CudaBackend cuda, Gpt2Weights w, Task task, String name, SweepResult whole) {
+        boolean ok = true;
+        for (boolean resident : new boolean[] {false, true}) {
+            cuda.keepFactors(resident);
+            long best = Long.MAX_VALUE;
+            SweepResult r = null;
+            for (int run = 0; run < 6; run++) {
+                r = Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run();
+                if (run > 0) {
+                    best = Math.min(best, r.timings().block0Nanos() + r.timings().ovTopKNanos());
+                }
+            }
+            int[] d = hitDifferences(whole, r);
+            ok &= d[0] == 0;
+            say("%s on the GPU, targets' rank test, top-k %s, %s: %.2f ms (target <= 20 ms: %s); hits against the "
+                    + "whole top-k: %d of %d differ (%s)", task.name(), name,
+                    resident ? "A_h resident from an earlier sweep" : "cold A_h", best / 1e6,
+                    best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT");
+            profile(cuda, () -> Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
+        }
+        return ok;
     }
 
     /** One run with every launch synchronized and timed; prints the kernels by total time. */
@@ -173,6 +219,7 @@ public final class GpuBench {
                         + "%s the cold sweep's answers)", name, bestWarm / 1e6, bestWarm / 1e6 <= 20 ? "MET" : "MISSED",
                         wb[0] == 0 ? "bit for bit" : "NOT");
                 profile(cuda, () -> Sweep.of(w, numerals).relations("copy", "next", "prev").backend(cuda).run());
+                ok &= rankTest(cuda, w, numerals, name, gpu);
             }
             cuda.keepFactors(false);
 
@@ -193,6 +240,19 @@ public final class GpuBench {
             say("vocab on the GPU, default top-k: best %.3f s (target <= 1 s: %s)", bestVocab,
                     bestVocab <= 1 ? "MET" : "MISSED");
             profile(cuda, () -> Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run());
+            double bestRank = Double.MAX_VALUE;
+            SweepResult vr = null;
+            for (int run = 0; run < 3; run++) {
+                vr = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run();
+                bestRank = Math.min(bestRank, (vr.timings().block0Nanos() + vr.timings().ovTopKNanos()) / 1e9);
+            }
+            int[] vh = hitDifferences(v, vr);
+            ok &= vh[0] == 0;
+            say("vocab on the GPU, targets' rank test, default top-k: best of 3 %.3f s (target <= 1 s: %s); hits against "
+                    + "the whole top-k: %d of %d differ (%s)", bestRank, bestRank <= 1 ? "MET" : "MISSED", vh[0], vh[1],
+                    vh[0] == 0 ? "identical" : "NOT EXACT");
+            vr = null;
+            profile(cuda, () -> Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
             cuda.useTopKKernel(CudaBackend.TopKKernel.FP32);
             SweepResult vf = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
             double fp32Vocab = (vf.timings().block0Nanos() + vf.timings().ovTopKNanos()) / 1e9;

@@ -106,26 +106,38 @@ final class SimDevice implements Device {
 
     /** The fp32 top-k of topk.cu and topk_tc.cu, A j-major with leading dimension ldA. */
     private static void exactTopK(P A, int ldA, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
-            int heads, P ov, P oi) {
-        exactTopK((g, j, t) -> A.f(((long) g * hs + j) * ldA + t), beta, U, n, hs, V, k, splitLen, splits, heads, ov,
-                oi);
+            int heads, P gate0, P ov, P oi) {
+        exactTopK((g, j, t) -> A.f(((long) g * hs + j) * ldA + t), beta, U, n, hs, V, k, splitLen, splits, heads,
+                gate0, ov, oi);
     }
 
-    /** The fp32 top-k of topk.cu and topk_tc.cu: beta first, fma over j in order, per split. */
+    /** The logit of token t at row {@code row} of head g: beta first, fma over j in order. */
+    private static float logit(AEntry A, P beta, P U, int n, int hs, int g, int row, int t) {
+        float acc = beta.f(t);
+        for (int j = 0; j < hs; j++) {
+            acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.at(g, j, t), acc);
+        }
+        return acc;
+    }
+
+    /**
+     * The fp32 top-k of topk.cu and topk_tc.cu, per split; with {@code gate0} (rank.cu's floors,
+     * [heads][n]) the top k of the tokens headsweep.cuh's hs_admit lets in.
+     */
     private static void exactTopK(AEntry A, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
-            int heads, P ov, P oi) {
+            int heads, P gate0, P ov, P oi) {
         for (int g = 0; g < heads; g++) {
             for (int row = 0; row < n; row++) {
+                float floor = gate0 == null ? Float.NaN : gate0.f((long) g * n + row);
                 for (int s = 0; s < splits; s++) {
                     int[] ids = new int[k];
                     float[] vals = new float[k];
                     TopK top = new TopK(1, k, ids, vals);
                     for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
-                        float acc = beta.f(t);
-                        for (int j = 0; j < hs; j++) {
-                            acc = Math.fma(U.f(((long) g * n + row) * hs + j), A.at(g, j, t), acc);
+                        float acc = logit(A, beta, U, n, hs, g, row, t);
+                        if (Float.isNaN(floor) || acc > floor) {
+                            top.offer(0, t, acc);
                         }
-                        top.offer(0, t, acc);
                     }
                     long base = (((long) g * n + row) * splits + s) * k;
                     for (int q = 0; q < k; q++) {
@@ -439,8 +451,8 @@ final class SimDevice implements Device {
                 }
             }
             case "hs_ov_topk" -> {
-                P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), U = p(a[3], Type.F32), ov = p(a[10], Type.F32),
-                        oi = p(a[11], Type.I32);
+                P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), U = p(a[3], Type.F32), gate0 = p(a[10], Type.F32),
+                        ov = p(a[11], Type.F32), oi = p(a[12], Type.I32);
                 int ldA = in(a[1]), n = in(a[4]), hs = in(a[5]), V = in(a[6]), k = in(a[7]), splitLen = in(a[8]),
                         splits = in(a[9]);
                 if (gx != (n + 31) / 32 || gy != splits || block != 256 || splitLen % 64 != 0
@@ -448,7 +460,7 @@ final class SimDevice implements Device {
                     throw new IllegalArgumentException("hs_ov_topk launch: grid " + gx + "," + gy + " n " + n
                             + " splits " + splits + " x " + splitLen + " V " + V);
                 }
-                exactTopK(A, ldA, beta, U, n, hs, V, k, splitLen, splits, gz, ov, oi);
+                exactTopK(A, ldA, beta, U, n, hs, V, k, splitLen, splits, gz, gate0, ov, oi);
             }
             case "hs_tc_prep" -> {
                 P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), abf = p(a[5], Type.I32), tok = p(a[6], Type.F32),
@@ -500,7 +512,8 @@ final class SimDevice implements Device {
             }
             case "hs_ov_topk_tc2" -> {
                 P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), at = p(a[4], Type.F32),
-                        beta = p(a[5], Type.F32), U = p(a[6], Type.F32), ov = p(a[12], Type.F32), oi = p(a[13], Type.I32);
+                        beta = p(a[5], Type.F32), U = p(a[6], Type.F32), gate0 = p(a[12], Type.F32), ov = p(a[13], Type.F32),
+                        oi = p(a[14], Type.I32);
                 int vpad = in(a[1]), n = in(a[7]), V = in(a[8]), k = in(a[9]), splitLen = in(a[10]), splits = in(a[11]);
                 if (gx != (n + 127) / 128 || gy != splits || block != 64 || splitLen % 32 != 0
                         || (long) splits * splitLen < V || (long) (splits - 1) * splitLen >= V || vpad % 32 != 0
@@ -513,11 +526,12 @@ final class SimDevice implements Device {
                 tmax.f((long) gz * (vpad / 32) * 2 - 1);
                 // the exact values from the token-major copy: A[j][t] = at[t·64 + j]
                 exactTopK((g, j, t) -> at.f(((long) g * vpad + t) * 64 + j), beta, U, n, 64, V, k, splitLen, splits, gz,
-                        ov, oi);
+                        gate0, ov, oi);
             }
             case "hs_ov_topk_tc" -> {
                 P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), A = p(a[4], Type.F32),
-                        beta = p(a[6], Type.F32), U = p(a[7], Type.F32), ov = p(a[13], Type.F32), oi = p(a[14], Type.I32);
+                        beta = p(a[6], Type.F32), U = p(a[7], Type.F32), gate0 = p(a[13], Type.F32), ov = p(a[14], Type.F32),
+                        oi = p(a[15], Type.I32);
                 int vpad = in(a[1]), ldA = in(a[5]), n = in(a[8]), V = in(a[9]), k = in(a[10]), splitLen = in(a[11]),
                         splits = in(a[12]);
                 if (gx != (n + 255) / 256 || gy != splits || block != 128 || splitLen % 32 != 0
@@ -530,7 +544,37 @@ final class SimDevice implements Device {
                 abf.i((long) gz * vpad * 32 - 1);
                 tok.f((long) gz * vpad * 2 - 1);
                 tmax.f((long) gz * (vpad / 32) * 2 - 1);
-                exactTopK(A, ldA, beta, U, n, 64, V, k, splitLen, splits, gz, ov, oi);
+                exactTopK(A, ldA, beta, U, n, 64, V, k, splitLen, splits, gz, gate0, ov, oi);
+            }
+            case "hs_target_gate" -> {
+                P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), U = p(a[3], Type.F32), targets = p(a[7], Type.I32),
+                        gate0 = p(a[9], Type.F32);
+                int ldA = in(a[1]), n = in(a[4]), hs = in(a[5]), V = in(a[6]), T = in(a[8]);
+                if (gx != (n + 127) / 128 || block != 128 || ldA % 4 != 0) {
+                    throw new IllegalArgumentException("hs_target_gate launch: grid " + gx + " n " + n);
+                }
+                AEntry Aj = (g, j, t) -> A.f(((long) g * hs + j) * ldA + t);
+                for (int g = 0; g < gy; g++) {
+                    for (int row = 0; row < n; row++) {
+                        boolean any = false;
+                        boolean whole = false;
+                        float lo = Float.POSITIVE_INFINITY;
+                        for (int c = 0; c < T; c++) {
+                            int t = targets.i((long) row * T + c);
+                            if (t < 0 || t >= V) {
+                                continue;
+                            }
+                            any = true;
+                            float x = logit(Aj, beta, U, n, hs, g, row, t);
+                            if (Float.isNaN(x) || x == Float.NEGATIVE_INFINITY) {
+                                whole = true;
+                            } else {
+                                lo = Math.min(lo, x);
+                            }
+                        }
+                        gate0.f((long) g * n + row, !any ? Float.POSITIVE_INFINITY : whole ? Float.NaN : Math.nextDown(lo));
+                    }
+                }
             }
             case "hs_topk_merge" -> {
                 P iv = p(a[0], Type.F32), ii = p(a[1], Type.I32), ov = p(a[5], Type.F32), oi = p(a[6], Type.I32);
