@@ -18,6 +18,9 @@
 //       tightens the gate. After the first tiles almost nothing passes the gate.
 //     hs_topk_merge: when the vocabulary is split (to fill the GPU when rows × heads are few),
 //       merges each row's per-split lists into its final top k.
+//   The targets' rank test (rank.cu) gives each row a floor (gate0): the gate starts there
+//   instead of at NaN, and only tokens above it are kept (headsweep.cuh's hs_admit), so the list
+//   is the top k of those, maybe shorter (null gate0: every row's whole top k, as before).
 //   Tie rule (the CPU's engine/cpu/TopK.before): value descending, equal values by the lower
 //   token id, NaN below everything; rows that see fewer than k tokens are padded with id -1,
 //   value NaN (only possible per split; the final merge always has k ≤ V entries).

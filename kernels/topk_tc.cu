@@ -26,6 +26,10 @@
 //      After the first tile almost nothing passes: the tensor cores do the work.
 //   Rows whose values overflow bf16 or the norms get an infinite margin: everything passes,
 //   slow but still exact.
+//   With the targets' rank test (rank.cu: gate0, a floor per row) the gate starts at the floor
+//   instead of NaN, so even the first tile sends only tokens that may beat a target to re-scoring,
+//   and only re-scored tokens above the floor are inserted (headsweep.cuh's hs_admit): the list is
+//   then that of topk.cu given the same floor, bit for bit.
 //
 // Versions (mma.sync m16n8k16, sm_80 and newer; B fragments straight from global memory (L1/L2)
 // with 16-byte loads, no shared-memory staging):
@@ -82,12 +86,16 @@ __device__ __forceinline__ void hs_mma_bf16_16816(float d[4], const unsigned a[4
 
 // A: [nb·64][ldA] fp32; Abf: [nb][Vpad][32] words; tok: [nb][Vpad] (norm, beta + slack);
 // tmax: [nb][Vpad/32]; At (may be null): [nb][Vpad][64], A token-major in fp32 (for v2's re-scoring).
-// Vpad a multiple of 32. grid (Vpad/32, nb), block 32.
+// Vpad a multiple of 32. grid (ceil(Vpad/128), nb), block 128: warp w of block b does the 32-token
+// tile 4b + w (one warp a block ran at half occupancy on an H200: 5.7 ms for the numerals sweep's
+// 144 heads, about 0.8 TB/s); each token's 32 words leave in 16-byte stores.
 extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta, int V, int Vpad, unsigned* Abf,
                                       float2* tok, float2* tmax, float* At) {
-    const int lane = threadIdx.x;
+    const int lane = threadIdx.x & 31;
+    const int tile = blockIdx.x * 4 + (threadIdx.x >> 5);
+    if (tile >= Vpad / TC_TILE) return;  // the whole warp
     const int g = blockIdx.y;
-    const int t = blockIdx.x * TC_TILE + lane;
+    const int t = tile * TC_TILE + lane;
     const float* Ag = A + (long)g * TC_HS * ldA;
     unsigned* dst = Abf + ((long)g * Vpad + t) * 32;
     float an = 0.f, bb = -INFINITY;
@@ -99,10 +107,17 @@ extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta
             a[j] = Ag[(long)j * ldA + t];
             ss = fmaf(a[j], a[j], ss);
         }
+        uint4* d4 = reinterpret_cast<uint4*>(dst);
 #pragma unroll
         for (int q = 0; q < 4; q++)
 #pragma unroll
-            for (int m = 0; m < 8; m++) dst[q * 8 + m] = hs_pack_bf16x2(a[2 * q + 8 * m], a[2 * q + 8 * m + 1]);
+            for (int h = 0; h < 2; h++) {
+                const int m = 4 * h;
+                d4[q * 2 + h] = uint4{hs_pack_bf16x2(a[2 * q + 8 * m], a[2 * q + 8 * m + 1]),
+                                      hs_pack_bf16x2(a[2 * q + 8 * (m + 1)], a[2 * q + 8 * (m + 1) + 1]),
+                                      hs_pack_bf16x2(a[2 * q + 8 * (m + 2)], a[2 * q + 8 * (m + 2) + 1]),
+                                      hs_pack_bf16x2(a[2 * q + 8 * (m + 3)], a[2 * q + 8 * (m + 3) + 1])};
+            }
         if (At) {
             float4* at = reinterpret_cast<float4*>(At + ((long)g * Vpad + t) * TC_HS);
 #pragma unroll
@@ -124,7 +139,7 @@ extern "C" __global__ void hs_tc_prep(const float* A, int ldA, const float* beta
         ma = fmaxf(ma, __shfl_xor_sync(0xffffffffu, ma, o));
         mb = fmaxf(mb, __shfl_xor_sync(0xffffffffu, mb, o));
     }
-    if (lane == 0) tmax[(long)g * (Vpad / TC_TILE) + blockIdx.x] = float2{ma, mb};
+    if (lane == 0) tmax[(long)g * (Vpad / TC_TILE) + tile] = float2{ma, mb};
 }
 
 // Inserts (v, id) into the sorted list LV/LI of f entries (capacity k); returns the new count.

@@ -59,7 +59,7 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     std::vector<unsigned> Abf((size_t)nb * Vpad * 32, 0xdeadbeefu);
     std::vector<float2> tok((size_t)nb * Vpad), tmax((size_t)nb * Vpad / TC_TILE);
     std::vector<float> At(version == 2 ? (size_t)nb * Vpad * hs : 0, 777.f);
-    emu::launch(hs_tc_prep, dim3(Vpad / TC_TILE, nb), dim3(32), A.data(), ldA, beta.data(), V, Vpad, Abf.data(),
+    emu::launch(hs_tc_prep, dim3((Vpad / TC_TILE + 3) / 4, nb), dim3(128), A.data(), ldA, beta.data(), V, Vpad, Abf.data(),
                 tok.data(), tmax.data(), version == 2 ? At.data() : (float*)nullptr);
     std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size(), -7), oi(ov.size());

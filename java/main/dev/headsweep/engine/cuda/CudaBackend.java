@@ -34,6 +34,12 @@ import java.util.Map;
  * rigorous margin and the candidates are re-scored exactly in fp32 (topk_tc.cu), so the answers are
  * those of the fp32 kernel (topk.cu), which runs otherwise.
  *
+ * <p>Scores alone ({@link #ovTargetsInTopK}, what {@code sweep} asks) take the targets' rank test
+ * (kernels/rank.cu): each row's floor just below its lowest target's exact logit, then the same
+ * top-k kernels keep only tokens above it and start their gates there; a target is among that list
+ * exactly when it is among the whole top k. The vocabulary is split more finely then (a split no
+ * longer starts by letting every token through).
+ *
  * <p>Limits: head size at most 64 and prompts of at most 1024 tokens in the kernels; beyond that
  * this backend hands the call to the CPU backend.
  *
@@ -41,6 +47,7 @@ import java.util.Map;
  * kernels; the kernels themselves under a host emulator (kernels/emu); the whole on an NVIDIA H200
  * by {@code bench/gpu-check.sh} (bench/results/gpu-bench-h200.txt: every top-k kernel bit for bit
  * the fp32 one on all 55,872 numerals rows and all 7,237,008 vocab rows, scores identical to the CPU's).
+ * The rank test is checked under the emulator and on the simulation; it has not run on a GPU yet.
  */
 public final class CudaBackend implements Backend {
     static final int MAX_HEAD_SIZE = 64;
@@ -142,6 +149,14 @@ public final class CudaBackend implements Backend {
             return TopKKernel.FP32;
         }
         return topKKernel == TopKKernel.AUTO ? TopKKernel.TENSOR_CORES : topKKernel;
+    }
+
+    /**
+     * Sets the keyword rows per chunk (what out-of-memory retries lower, unbounded until then), so
+     * that tests can run the chunked path without filling a device.
+     */
+    synchronized void rowsPerChunk(int rows) {
+        rowsPerChunk = Math.max(1, rows);
     }
 
     /** The device, for tests and benchmarks. */
@@ -502,7 +517,15 @@ public final class CudaBackend implements Backend {
         } else {
             xd = lastResidualDev;
         }
+        Device.Buffer tgB = null;
         try {
+            if (tg != null) { // once for all groups
+                try {
+                    tgB = dev.upload(tg.ids());
+                } catch (Device.OutOfMemory e) {
+                    throw new HeadSweepException("GPU out of memory for the targets of " + n + " keyword rows", e);
+                }
+            }
             Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
             for (int i = 0; i < heads.size(); i++) {
                 byLayer.computeIfAbsent(heads.get(i).layer(), l -> new ArrayList<>()).add(i);
@@ -514,7 +537,7 @@ public final class CudaBackend implements Backend {
                 while (at < idx.size()) {
                     int nb = Math.min(headsPerGroup, idx.size() - at);
                     try {
-                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, tg, ids, vals);
+                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, tg, tgB, ids, vals);
                     } catch (Device.OutOfMemory oom) {
                         freeScratch();
                         W.dropFactors();
@@ -536,18 +559,35 @@ public final class CudaBackend implements Backend {
             if (ownX) {
                 dev.free(xd);
             }
+            if (tgB != null) {
+                dev.free(tgB);
+            }
         }
         return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
     }
 
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */
     int[] splits(int rows, int nb, int vocab) {
-        return splits(rows, nb, vocab, TOPK_ROWS);
+        return splits(rows, nb, vocab, TOPK_ROWS, WHOLE_BLOCKS_PER_SM);
     }
 
-    int[] splits(int rows, int nb, int vocab, int rowsPerBlock) {
+    /**
+     * Blocks per SM that the vocabulary splits aim at: for a whole top-k few (a split's first tiles
+     * let every token through while its lists fill), for the rank test more (its gates start at
+     * the targets' floor, so a split costs little and more blocks fill the waves; to be tuned on a
+     * GPU: GpuBench times 4, 8 and 32).
+     */
+    static final int WHOLE_BLOCKS_PER_SM = 4;
+    private int rankBlocksPerSm = Integer.getInteger("headsweep.cuda.rankBlocksPerSm", 32);
+
+    /** Sets the blocks per SM the rank test's vocabulary splits aim at (for benchmarks). */
+    synchronized void rankBlocksPerSm(int blocks) {
+        rankBlocksPerSm = Math.max(1, blocks);
+    }
+
+    int[] splits(int rows, int nb, int vocab, int rowsPerBlock, int blocksPerSm) {
         long blocksPerSplit = (long) ((rows + rowsPerBlock - 1) / rowsPerBlock) * nb;
-        long want = 4L * Math.max(1, dev.multiprocessors());
+        long want = (long) blocksPerSm * Math.max(1, dev.multiprocessors());
         int maxSplits = (vocab + TOPK_TILE - 1) / TOPK_TILE;
         int s = (int) Math.max(1, Math.min(maxSplits, (want + blocksPerSplit - 1) / blocksPerSplit));
         int perSplit = (vocab + s - 1) / s;
@@ -580,7 +620,7 @@ public final class CudaBackend implements Backend {
      * targets, each row's floor first and the top k above it.
      */
     private void group(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group, List<HeadId> heads,
-            int k, Targets tg, int[][] ids, float[][] vals) {
+            int k, Targets tg, Device.Buffer tgB, int[][] ids, float[][] vals) {
         var cfg = W.w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
@@ -613,7 +653,7 @@ public final class CudaBackend implements Backend {
         Device.Buffer a = f.a();
         TcInputs tci = f.tc();
 
-        int[] sp = splits(rows, nb, V, rowsPerBlock(kernel));
+        int[] sp = splits(rows, nb, V, rowsPerBlock(kernel), tg == null ? WHOLE_BLOCKS_PER_SM : rankBlocksPerSm);
         int splits = sp[0];
         int splitLen = sp[1];
         Device.Buffer z = scratch("z", (long) rows * d, Device.Type.F32);
@@ -627,7 +667,6 @@ public final class CudaBackend implements Backend {
             ov = scratch("ov", (long) nb * rows * k, Device.Type.F32);
             oi = scratch("oi", (long) nb * rows * k, Device.Type.I32);
         }
-        Device.Buffer tgB = tg == null ? null : scratch("targets", (long) rows * tg.width(), Device.Type.I32);
         Device.Buffer gate0 = tg == null ? null : scratch("gate0", (long) nb * rows, Device.Type.F32);
         float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
         int[] hostI = new int[hostV.length];
@@ -639,9 +678,8 @@ public final class CudaBackend implements Backend {
                     v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
             Device.Ptr floors = null;
             if (tg != null) {
-                dev.upload(tgB, 0, tg.ids(), r0 * tg.width(), nr * tg.width());
                 dev.launch("hs_target_gate", blocks(nr, 128), nb, 1, 128, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V,
-                        tgB.ptr(), tg.width(), gate0.ptr());
+                        tgB.at((long) r0 * tg.width()), tg.width(), gate0.ptr());
                 floors = gate0.ptr();
             }
             if (tc) {
@@ -768,7 +806,7 @@ public final class CudaBackend implements Backend {
         Device.Buffer tmax = tmp == null ? scratch("tmax", tiles, Device.Type.F32)
                 : keep(tmp, dev.alloc(tiles, Device.Type.F32));
         Device.Buffer at = tmp == null ? scratch("at", floats, Device.Type.F32) : keep(tmp, dev.alloc(floats, Device.Type.F32));
-        dev.launch("hs_tc_prep", vpad / TC_TILE, nb, 1, 32, a, ldA, beta.ptr(), V, vpad, abf.ptr(), tok.ptr(),
+        dev.launch("hs_tc_prep", (vpad / TC_TILE + 3) / 4, nb, 1, 128, a, ldA, beta.ptr(), V, vpad, abf.ptr(), tok.ptr(),
                 tmax.ptr(), at.ptr());
         return new TcInputs(abf, tok, tmax, at, vpad);
     }
@@ -836,7 +874,8 @@ public final class CudaBackend implements Backend {
             Device.Buffer a = keep(tmp, dev.alloc((long) r * ldA, Device.Type.F32));
             sgemm(mb.ptr(), e.ptr(), null, a.ptr(), r, V, d, d, d, ldA, true);
             int[] sp = splitLen > 0 ? new int[] {(V + splitLen - 1) / splitLen, splitLen}
-                    : splits(n, 1, V, rowsPerBlock(tensorCores ? kernel : TopKKernel.FP32));
+                    : splits(n, 1, V, rowsPerBlock(tensorCores ? kernel : TopKKernel.FP32),
+                            targets == null ? WHOLE_BLOCKS_PER_SM : rankBlocksPerSm);
             int splits = sp[0];
             Device.Buffer pv = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.F32));
             Device.Buffer pi = keep(tmp, dev.alloc((long) n * splits * k, Device.Type.I32));

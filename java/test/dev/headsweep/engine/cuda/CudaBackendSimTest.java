@@ -24,7 +24,7 @@ class CudaBackendSimTest {
     Path dir;
 
     @Test
-    void outOfMemorySplitsHeadsThenRowsAndGivesTheSameAnswer() {
+    void outOfMemorySplitsTheHeadsAndGivesTheSameAnswer() {
         RandomCheckpoints.write(dir, 1, 4, 64, 3, Dtype.F32, "");
         Gpt2Weights w = HeadSweep.load(dir);
         SweepResult roomy = Sweep.of(w, HeadSweep.task("numwords")).k(5).backend(Gpus.simulated()).run();
@@ -42,6 +42,19 @@ class CudaBackendSimTest {
         }
         tight.close();
         assertEquals(0, small.used(), "device memory left allocated after close");
+        // the rank test on a tight device too
+        SimDevice small2 = new SimDevice(limit, 4);
+        CudaBackend tight2 = new CudaBackend(small2);
+        SweepResult ranked = Sweep.of(w, HeadSweep.task("numwords")).k(5).backend(tight2).keepTopK(false).run();
+        for (HeadId h : roomy.heads()) {
+            for (String rel : roomy.relations()) {
+                for (int i = 0; i < roomy.keywords().size(); i++) {
+                    assertEquals(roomy.hit(h, rel, i), ranked.hit(h, rel, i), rel + " at head " + h + " keyword " + i);
+                }
+            }
+        }
+        tight2.close();
+        assertEquals(0, small2.used(), "device memory left allocated after close");
     }
 
     @Test
@@ -125,7 +138,8 @@ class CudaBackendSimTest {
      * The rank test on the CUDA backend (kernels/rank.cu's floors, then the top k above them) gives
      * the hits of a look-up in the whole top k, on every top-k kernel, with rows split into chunks
      * by a small device too: targets at ranks 1, k-1, k, k+1 and k+2 of each row, random ones,
-     * repeats, ids outside the vocabulary and rows without targets.
+     * repeats, ids outside the vocabulary and rows without targets; the keyword rows in one chunk
+     * and in chunks of 16 (the targets are uploaded once and read per chunk).
      */
     @Test
     void rankTestGivesTheWholeTopKsHitsOnEveryKernel() {
@@ -179,6 +193,9 @@ class CudaBackendSimTest {
                 SimDevice sim = new SimDevice(limit, 4);
                 CudaBackend b = new CudaBackend(sim);
                 b.useTopKKernel(kernel);
+                if (limit != Long.MAX_VALUE) {
+                    b.rowsPerChunk(16);
+                }
                 boolean[][][] got = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
                 for (int h = 0; h < heads.size(); h++) {
                     for (int i = 0; i < n; i++) {

@@ -127,6 +127,23 @@ public final class GpuBench {
                     best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT");
             profile(cuda, () -> Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
         }
+        if (name.equals("auto")) { // the vocabulary splits of the rank test, resident (best of 5 each)
+            StringBuilder sb = new StringBuilder();
+            for (int blocks : new int[] {4, 8, 16, 32, 64}) {
+                cuda.rankBlocksPerSm(blocks);
+                long best = Long.MAX_VALUE;
+                for (int run = 0; run < 6; run++) {
+                    SweepResult r = Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false)
+                            .run();
+                    best = run > 0 ? Math.min(best, r.timings().block0Nanos() + r.timings().ovTopKNanos()) : best;
+                    ok &= hitDifferences(whole, r)[0] == 0;
+                }
+                sb.append(String.format(Locale.ROOT, " %d: %.2f ms,", blocks, best / 1e6));
+            }
+            cuda.rankBlocksPerSm(Integer.getInteger("headsweep.cuda.rankBlocksPerSm", 32));
+            say("%s, rank test, A_h resident, by the blocks per SM its vocabulary splits aim at:%s", task.name(),
+                    sb.substring(0, sb.length() - 1));
+        }
         return ok;
     }
 

@@ -466,11 +466,11 @@ final class SimDevice implements Device {
                 P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), abf = p(a[5], Type.I32), tok = p(a[6], Type.F32),
                         tmax = p(a[7], Type.F32), at = p(a[8], Type.F32);
                 int ldA = in(a[1]), V = in(a[3]), vpad = in(a[4]);
-                if (block != 32 || vpad % 32 != 0 || gx != vpad / 32 || vpad < V || vpad - V >= 32) {
+                if (block != 128 || vpad % 32 != 0 || gx != (vpad / 32 + 3) / 4 || vpad < V || vpad - V >= 32) {
                     throw new IllegalArgumentException("hs_tc_prep launch: grid " + gx + " V " + V + " Vpad " + vpad);
                 }
                 for (int g = 0; g < gy; g++) {
-                    for (int tile = 0; tile < gx; tile++) {
+                    for (int tile = 0; tile < vpad / 32; tile++) {
                         float ma = 0f;
                         float mb = Float.NEGATIVE_INFINITY;
                         for (int t = tile * 32; t < tile * 32 + 32; t++) {
