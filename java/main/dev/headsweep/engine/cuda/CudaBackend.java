@@ -68,6 +68,8 @@ public final class CudaBackend implements Backend {
     private DeviceWeights weights;
     private float[] lastResidual;
     private Device.Buffer lastResidualDev;
+    /** The rank test's targets on the device, kept between sweeps (grown when too small). */
+    private Device.Buffer targetsDev;
     private TopKKernel topKKernel = TopKKernel.parse(System.getProperty("headsweep.cuda.topk", "auto"));
     private int block0Rows = 16384;
     private final Map<String, Device.Buffer> scratch = new HashMap<>();
@@ -326,9 +328,16 @@ public final class CudaBackend implements Backend {
             throw new HeadSweepException("too many keyword rows for one sweep: " + total);
         }
         DeviceWeights W = weights(w);
-        forgetResidual();
         Device.Buffer[] b0 = W.block0();
-        Device.Buffer out = dev.alloc(total * d, Device.Type.F32);
+        // the last sweep's residual buffer when it is large enough (an allocation and a free cost
+        // synchronizations), else a new one
+        Device.Buffer out = lastResidualDev;
+        lastResidual = null;
+        if (out == null || out.count() < total * d) {
+            forgetResidual();
+            out = dev.alloc(total * d, Device.Type.F32);
+        }
+        lastResidualDev = null;
         float[] host = new float[(int) (total * d)];
         try {
             progress.update("block 0", 0, prompts.length);
@@ -345,6 +354,7 @@ public final class CudaBackend implements Backend {
                     block0Chunk(W, b0, prompts, positions, p, end, (int) rows, out, outRow, cfg.nHead(),
                             (float) cfg.layerNormEps());
                 } catch (Device.OutOfMemory e) {
+                    freeScratch(); // working buffers kept from earlier sweeps too
                     if (end - p == 1) {
                         throw new HeadSweepException("GPU out of memory for block 0 of a single prompt of "
                                 + prompts[p].length + " tokens", e);
@@ -392,16 +402,16 @@ public final class CudaBackend implements Backend {
                 gather[g++] = start + at;
             }
         }
-        List<Device.Buffer> tmp = new ArrayList<>();
-        try {
-            Device.Buffer tokB = keep(tmp, dev.upload(tokens));
-            Device.Buffer posB = keep(tmp, dev.upload(pos));
-            Device.Buffer firstB = keep(tmp, dev.upload(first));
-            Device.Buffer gatherB = keep(tmp, dev.upload(gather));
-            Device.Buffer h = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
-            Device.Buffer a = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
-            Device.Buffer big = keep(tmp, dev.alloc((long) rows * 4 * d, Device.Type.F32)); // qkv, then the MLP's hidden
-            Device.Buffer c = keep(tmp, dev.alloc((long) rows * d, Device.Type.F32));
+        {
+            // working buffers kept between chunks and sweeps (see scratch)
+            Device.Buffer tokB = upload(scratch("b0.tokens", rows, Device.Type.I32), tokens);
+            Device.Buffer posB = upload(scratch("b0.positions", rows, Device.Type.I32), pos);
+            Device.Buffer firstB = upload(scratch("b0.first", rows, Device.Type.I32), first);
+            Device.Buffer gatherB = upload(scratch("b0.gather", wanted, Device.Type.I32), gather);
+            Device.Buffer h = scratch("b0.h", (long) rows * d, Device.Type.F32);
+            Device.Buffer a = scratch("b0.a", (long) rows * d, Device.Type.F32);
+            Device.Buffer big = scratch("b0.big", (long) rows * 4 * d, Device.Type.F32); // qkv, then the MLP's hidden
+            Device.Buffer c = scratch("b0.c", (long) rows * d, Device.Type.F32);
             dev.launch("hs_embed", blocks((long) rows * d, 256), 1, 1, 256,
                     tokB.ptr(), posB.ptr(), W.wte().ptr(), b0[0].ptr(), h.ptr(), rows, d);
             layernorm(h.ptr(), a.ptr(), b0[1], b0[2], rows, d, eps);
@@ -416,12 +426,12 @@ public final class CudaBackend implements Backend {
             dev.launch("hs_add", blocks((long) rows * d, 256), 1, 1, 256, h.ptr(), c.ptr(), (long) rows * d);
             dev.launch("hs_gather", blocks((long) wanted * d, 256), 1, 1, 256,
                     h.ptr(), gatherB.ptr(), out.at(outRow * d), wanted, d);
-            dev.synchronize();
-        } finally {
-            for (Device.Buffer b : tmp) {
-                dev.free(b);
-            }
         }
+    }
+
+    private Device.Buffer upload(Device.Buffer dst, int[] data) {
+        dev.upload(dst, 0, data, 0, data.length);
+        return dst;
     }
 
     /**
@@ -519,12 +529,19 @@ public final class CudaBackend implements Backend {
         }
         Device.Buffer tgB = null;
         try {
-            if (tg != null) { // once for all groups
-                try {
-                    tgB = dev.upload(tg.ids());
-                } catch (Device.OutOfMemory e) {
-                    throw new HeadSweepException("GPU out of memory for the targets of " + n + " keyword rows", e);
+            if (tg != null) { // once for all groups, in a buffer kept between sweeps
+                if (targetsDev == null || targetsDev.count() < tg.ids().length) {
+                    if (targetsDev != null) {
+                        dev.free(targetsDev);
+                        targetsDev = null;
+                    }
+                    try {
+                        targetsDev = dev.alloc(tg.ids().length, Device.Type.I32);
+                    } catch (Device.OutOfMemory e) {
+                        throw new HeadSweepException("GPU out of memory for the targets of " + n + " keyword rows", e);
+                    }
                 }
+                tgB = upload(targetsDev, tg.ids());
             }
             Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
             for (int i = 0; i < heads.size(); i++) {
@@ -558,9 +575,6 @@ public final class CudaBackend implements Backend {
         } finally {
             if (ownX) {
                 dev.free(xd);
-            }
-            if (tgB != null) {
-                dev.free(tgB);
             }
         }
         return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
@@ -917,6 +931,10 @@ public final class CudaBackend implements Backend {
     public synchronized void close() {
         try {
             freeScratch();
+            if (targetsDev != null) {
+                dev.free(targetsDev);
+                targetsDev = null;
+            }
             if (weights != null) {
                 weights.free();
                 weights = null;

@@ -211,4 +211,31 @@ class CudaBackendSimTest {
             }
         }
     }
+    /**
+     * Repeated sweeps of the same weights and task allocate nothing new on the device (block 0's
+     * working buffers, the residual's, the targets' and the OV chain's are kept between sweeps:
+     * an allocation and a free cost synchronizations on a GPU), whole top-k and rank test alike,
+     * and give the same answers.
+     */
+    @Test
+    void repeatedSweepsAllocateNothingNew() {
+        RandomCheckpoints.write(dir, 2, 2, 64, 17, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        SimDevice sim = new SimDevice();
+        CudaBackend b = new CudaBackend(sim);
+        for (boolean keep : new boolean[] {true, false}) {
+            SweepResult first = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).keepTopK(keep).run();
+            Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).keepTopK(keep).run();
+            int allocs = sim.allocs;
+            SweepResult third = Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).keepTopK(keep).run();
+            assertEquals(allocs, sim.allocs, "allocations in a third sweep, keepTopK " + keep);
+            for (HeadId h : first.heads()) {
+                for (String rel : first.relations()) {
+                    assertEquals(first.score(h, rel), third.score(h, rel), rel + " of head " + h);
+                }
+            }
+        }
+        b.close();
+        assertEquals(0, sim.used(), "device memory left allocated after close");
+    }
 }

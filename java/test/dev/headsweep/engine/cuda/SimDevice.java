@@ -17,6 +17,7 @@ final class SimDevice implements Device {
     private long used;
     long peak;
     int launches;
+    int allocs;
     int outOfMemory;
 
     SimDevice() {
@@ -157,6 +158,7 @@ final class SimDevice implements Device {
             throw new OutOfMemory("simulated: " + bytes + " bytes with " + used + " of " + limitBytes + " in use");
         }
         used += bytes;
+        allocs++;
         peak = Math.max(peak, used);
         return new Buf(count, type);
     }
