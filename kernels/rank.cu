@@ -15,6 +15,9 @@
 //                   and gate0 = the largest float below the smallest of them. NaN (a whole top k)
 //                   when a target's logit is NaN or -inf (the floor must let equal -inf values
 //                   with lower ids in); +inf when the row has no target inside the vocabulary.
+//                   Optionally also the largest target logit (NaN if one is NaN, -inf if there is
+//                   none), for the screens of CudaBackend: a row whose k-th value over some tokens
+//                   is above it has no hit.
 //
 // Build: kernels/build.sh. Check: bash kernels/emu/run.sh (host emulator: the floors against
 // plain loops, and every top-k kernel's hits with floors against the whole top k's) and, on a
@@ -23,25 +26,28 @@
 #include "headsweep.cuh"
 
 // A: [nb][hs][ldA]; beta: [V]; U: [nb][n][hs]; targets: [n][T] token ids (any id outside
-// 0 .. V-1 is no target); gate0: [nb][n]. grid (ceil(n/128), nb), block 128.
+// 0 .. V-1 is no target); gate0 and top (may be null): [nb][n]. grid (ceil(n/128), nb), block 128.
 extern "C" __global__ void hs_target_gate(const float* A, int ldA, const float* beta, const float* U, int n, int hs,
-                                          int V, const int* targets, int T, float* gate0) {
+                                          int V, const int* targets, int T, float* gate0, float* top) {
     const int r = blockIdx.x * blockDim.x + threadIdx.x;
     const int g = blockIdx.y;
     if (r >= n) return;
     const float* Ag = A + (long)g * hs * ldA;
     const float* u = U + ((long)g * n + r) * hs;
-    float lo = INFINITY;
-    bool any = false, whole = false;
+    float lo = INFINITY, hi = -INFINITY;
+    bool any = false, whole = false, nan = false;
     for (int c = 0; c < T; c++) {
         const int t = targets[(long)r * T + c];
         if (t < 0 || t >= V) continue;
         float x = beta[t];
         for (int j = 0; j < hs; j++) x = fmaf(u[j], Ag[(long)j * ldA + t], x);
         any = true;
+        if (x != x) nan = true;
+        else hi = fmaxf(hi, x);
         if (x != x || x == -INFINITY) whole = true;
         else lo = fminf(lo, x);
     }
     float floor = !any ? INFINITY : whole ? __int_as_float(0x7fc00000) : nextafterf(lo, -INFINITY);
     gate0[(long)g * n + r] = floor;
+    if (top) top[(long)g * n + r] = nan ? __int_as_float(0x7fc00000) : hi;
 }

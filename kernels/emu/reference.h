@@ -93,6 +93,18 @@ static std::vector<int> pickTargets(const std::vector<float>& A, int ldA, const 
 }
 
 // hs_target_gate's floor by plain loops.
+// The largest target logit (NaN if one is NaN, -inf if none).
+static float refTop(const std::vector<float>& lg, const int* tg, int T, int V) {
+    float hi = -INFINITY;
+    for (int c = 0; c < T; c++) {
+        int t = tg[c];
+        if (t < 0 || t >= V) continue;
+        if (lg[t] != lg[t]) return NAN;
+        hi = std::max(hi, lg[t]);
+    }
+    return hi;
+}
+
 static float refFloor(const std::vector<float>& lg, const int* tg, int T, int V) {
     bool any = false, whole = false;
     float lo = INFINITY;
@@ -112,7 +124,7 @@ static float refFloor(const std::vector<float>& lg, const int* tg, int T, int V)
 static std::string rankMismatch(const std::vector<float>& A, int ldA, const std::vector<float>& U,
                                 const std::vector<float>& beta, int nb, int n, int hs, int V, int k,
                                 const std::vector<int>& tg, int T, const float* gate0, const int* resI,
-                                const float* resV, int* hitsSeen = nullptr) {
+                                const float* resV, const float* top) {
     for (int g = 0; g < nb; g++)
         for (int i = 0; i < n; i++) {
             std::string at = " head " + std::to_string(g) + " row " + std::to_string(i);
@@ -120,6 +132,9 @@ static std::string rankMismatch(const std::vector<float>& A, int ldA, const std:
             float f = refFloor(lg, &tg[(size_t)i * T], T, V);
             float got = gate0[(size_t)g * n + i];
             if (!same(got, f)) return at + ": floor " + std::to_string(got) + ", want " + std::to_string(f);
+            float tp = refTop(lg, &tg[(size_t)i * T], T, V);
+            if (!same(top[(size_t)g * n + i], tp))
+                return at + ": top target " + std::to_string(top[(size_t)g * n + i]) + ", want " + std::to_string(tp);
             std::vector<int> ord(V), adm;
             std::iota(ord.begin(), ord.end(), 0);
             std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) { return hostBefore(lg[a], a, lg[b], b); });
@@ -141,7 +156,6 @@ static std::string rankMismatch(const std::vector<float>& A, int ldA, const std:
                     got |= t >= 0 && resI[((size_t)g * n + i) * k + q] == t;
                 }
                 if (whole != got) return at + " target " + std::to_string(t) + ": hit " + std::to_string(got);
-                if (hitsSeen && whole) ++*hitsSeen;
             }
         }
     return "";

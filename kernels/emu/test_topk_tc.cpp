@@ -64,12 +64,13 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size(), -7), oi(ov.size());
     std::vector<int> tg;
-    std::vector<float> gate0;
+    std::vector<float> gate0, top;
     if (T > 0) {
         tg = pickTargets(A, ldA, U, beta, n, hs, V, k, T, seed * 31 + 7);
         gate0.assign((size_t)nb * n, 12345.f);
+        top.assign((size_t)nb * n, 12345.f);
         emu::launch(hs_target_gate, dim3((n + 127) / 128, nb), dim3(128), A.data(), ldA, beta.data(), U.data(), n, hs,
-                    V, tg.data(), T, gate0.data());
+                    V, tg.data(), T, gate0.data(), top.data());
     }
     const float* g0 = T > 0 ? gate0.data() : (const float*)nullptr;
     if (version == 1) {
@@ -91,7 +92,7 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
         resV = ov.data();
         resI = oi.data();
     }
-    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV)
+    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV, top.data())
                             : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
     bool ok = why.empty();
     const char* names[] = {"gauss", "ints", "special", "near-ties"};

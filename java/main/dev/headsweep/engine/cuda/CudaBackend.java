@@ -38,7 +38,9 @@ import java.util.Map;
  * (kernels/rank.cu): each row's floor just below its lowest target's exact logit, then the same
  * top-k kernels keep only tokens above it and start their gates there; a target is among that list
  * exactly when it is among the whole top k. The vocabulary is split more finely then (a split no
- * longer starts by letting every token through).
+ * longer starts by letting every token through). Where a group's A_h is not on the device yet, a
+ * screen comes first ({@link #screenPays}): A at 8,192 spread tokens and at the targets only, and
+ * heads whose every row has k of those tokens above all its targets need no A_h at all.
  *
  * <p>Limits: head size at most 64 and prompts of at most 1024 tokens in the kernels; beyond that
  * this backend hands the call to the CPU backend.
@@ -181,6 +183,8 @@ public final class CudaBackend implements Backend {
         final List<Device.Buffer> owned = new ArrayList<>();
         final Map<Integer, Device.Buffer[]> layers = new HashMap<>();
         final Map<String, GroupFactors> factors = new HashMap<>();
+        /** Groups screened once (see {@link #screenPays}). */
+        final java.util.Set<String> screened = new java.util.HashSet<>();
         long factorBytes;
         Device.Buffer wte;
         Device.Buffer beta;
@@ -249,6 +253,7 @@ public final class CudaBackend implements Backend {
             }
             owned.clear();
             factors.clear();
+            screened.clear();
             factorBytes = 0;
         }
 
@@ -256,7 +261,7 @@ public final class CudaBackend implements Backend {
             for (GroupFactors f : factors.values()) {
                 List<Device.Buffer> bs = new ArrayList<>(List.of(f.gram(), f.a()));
                 if (f.tc() != null) {
-                    bs.addAll(List.of(f.tc().abf(), f.tc().tok(), f.tc().tmax()));
+                    bs.addAll(List.of(f.tc().abf(), f.tc().tok(), f.tc().tmax(), f.tc().at()));
                 }
                 for (Device.Buffer b : bs) {
                     owned.remove(b);
@@ -264,6 +269,7 @@ public final class CudaBackend implements Backend {
                 }
             }
             factors.clear();
+            screened.clear();
             factorBytes = 0;
         }
     }
@@ -543,6 +549,14 @@ public final class CudaBackend implements Backend {
                 }
                 tgB = upload(targetsDev, tg.ids());
             }
+            Screen sc = null;
+            if (tg != null && screens) {
+                try {
+                    sc = screen(W, targets);
+                } catch (Device.OutOfMemory oom) {
+                    sc = null; // no room for a screen: every head takes the ordinary path
+                }
+            }
             Map<Integer, List<Integer>> byLayer = new java.util.TreeMap<>();
             for (int i = 0; i < heads.size(); i++) {
                 byLayer.computeIfAbsent(heads.get(i).layer(), l -> new ArrayList<>()).add(i);
@@ -554,7 +568,20 @@ public final class CudaBackend implements Backend {
                 while (at < idx.size()) {
                     int nb = Math.min(headsPerGroup, idx.size() - at);
                     try {
-                        group(W, e.getKey(), xd, n, idx.subList(at, at + nb), heads, k, tg, tgB, ids, vals);
+                        List<Integer> sub = idx.subList(at, at + nb);
+                        List<Integer> run = sub;
+                        if (sc != null && n <= rowsPerChunk && sc.count() > 4 * k && screenPays(W, e.getKey(), sub, heads)) {
+                            run = screenGroup(W, e.getKey(), xd, n, sub, heads, k, sc);
+                            for (int hi : sub) {
+                                if (!run.contains(hi)) { // no row can hit: its list stays empty
+                                    java.util.Arrays.fill(ids[hi], -1);
+                                    java.util.Arrays.fill(vals[hi], Float.NaN);
+                                }
+                            }
+                        }
+                        if (!run.isEmpty()) {
+                            group(W, e.getKey(), xd, n, run, heads, k, tg, tgB, ids, vals);
+                        }
                     } catch (Device.OutOfMemory oom) {
                         freeScratch();
                         W.dropFactors();
@@ -578,6 +605,219 @@ public final class CudaBackend implements Backend {
             }
         }
         return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
+    }
+
+    // ----------------------------------------------------------------- the rank test's screens
+
+    /**
+     * Tiles of 64 tokens spread over the vocabulary that a screen computes, besides the targets.
+     * With A_h not on the device, a screen tells which heads can have a hit at all before their
+     * A_h (the sweep's largest product) is computed: per head, A at those tokens and at every
+     * row's targets only (sgemm on the gathered embeddings, whose columns equal A_h's bit for bit),
+     * each row's top k of them above its floor, and a row whose k-th value there is above all its
+     * targets' logits has k tokens beating every target: no hit. A head with no row left needs
+     * nothing more; the others take the ordinary path. (The CPU's rank test screens the same way:
+     * on the planted GPT-2-small-shaped checkpoint 93 of 144 heads have no row left after 8,192
+     * tokens; a head survives when any of its rows does, so a screen must be wide: 128 tiles, 8,192
+     * tokens, by default.)
+     */
+    private int screenTiles = Integer.getInteger("headsweep.cuda.screenTiles", 128);
+    private boolean screens = !"false".equals(System.getProperty("headsweep.cuda.screen"));
+    /** Heads screened and heads the screens found without a possible hit, since construction (for benchmarks). */
+    long screenedHeads;
+    long retiredHeads;
+    private Device.Buffer screenCols;
+    private Device.Buffer screenE;
+    private Device.Buffer screenBeta;
+    private Device.Buffer screenTargets;
+
+    /** Turns the rank test's screens on or off (on by default; {@code -Dheadsweep.cuda.screen=false}). */
+    public synchronized void useScreens(boolean on) {
+        screens = on;
+    }
+
+    /** Sets the tiles of 64 tokens a screen computes besides the targets (for benchmarks; at least 2). */
+    synchronized void screenTiles(int tiles) {
+        screenTiles = Math.max(2, tiles);
+    }
+
+    /**
+     * A screen's columns: {@code tokens}, sorted and distinct (the spread tiles and every target),
+     * their embedding rows and β on the device, the targets as column indices ({@code width} a
+     * row), and which rows have no target in the vocabulary.
+     */
+    private record Screen(int[] tokens, int width, boolean[] noTargets) {
+        int count() {
+            return tokens.length;
+        }
+    }
+
+    /** The screen of this sweep's targets, or null where it would not pay (its columns above a quarter of V). */
+    private Screen screen(DeviceWeights W, int[][] targets) {
+        var cfg = W.w.config();
+        int V = cfg.vocabSize();
+        int d = cfg.nEmbd();
+        int tiles = screenTiles;
+        if (4L * tiles * 64 > V) {
+            return null;
+        }
+        boolean[] mark = new boolean[V];
+        for (int i = 0; i < tiles; i++) {
+            int start = (int) ((long) i * (V - 64) / (tiles - 1));
+            java.util.Arrays.fill(mark, start, start + 64, true);
+        }
+        int width = 1;
+        for (int[] row : targets) {
+            width = Math.max(width, row.length);
+            for (int t : row) {
+                if (t >= 0 && t < V) {
+                    mark[t] = true;
+                }
+            }
+        }
+        int count = 0;
+        int[] column = new int[V];
+        for (int t = 0; t < V; t++) {
+            column[t] = mark[t] ? count++ : -1;
+        }
+        if (count > V / 4) {
+            return null;
+        }
+        int[] tokens = new int[count];
+        for (int t = 0; t < V; t++) {
+            if (mark[t]) {
+                tokens[column[t]] = t;
+            }
+        }
+        int[] tg = new int[targets.length * width];
+        java.util.Arrays.fill(tg, -1);
+        boolean[] none = new boolean[targets.length];
+        for (int i = 0; i < targets.length; i++) {
+            none[i] = true;
+            for (int j = 0; j < targets[i].length; j++) {
+                int t = targets[i][j];
+                if (t >= 0 && t < V) {
+                    tg[i * width + j] = column[t];
+                    none[i] = false;
+                }
+            }
+        }
+        screenCols = grown(screenCols, count, Device.Type.I32);
+        screenE = grown(screenE, (long) count * d, Device.Type.F32);
+        screenBeta = grown(screenBeta, count, Device.Type.F32);
+        screenTargets = grown(screenTargets, tg.length, Device.Type.I32);
+        upload(screenCols, tokens);
+        upload(screenTargets, tg);
+        dev.launch("hs_gather", blocks((long) count * d, 256), 1, 1, 256, W.wte().ptr(), screenCols.ptr(), screenE.ptr(),
+                count, d);
+        dev.launch("hs_gather", blocks(count, 256), 1, 1, 256, W.beta().ptr(), screenCols.ptr(), screenBeta.ptr(),
+                count, 1);
+        return new Screen(tokens, width, none);
+    }
+
+    /**
+     * Whether to screen a group: not when its A_h is on the device already, and not a second time
+     * when it may stay there: then this sweep computes A_h of the whole group once (screened-out
+     * heads included) and later sweeps need no screen. So a single sweep saves the products of
+     * the heads the screen rules out, and repeated sweeps end with every A_h resident.
+     */
+    private boolean screenPays(DeviceWeights W, int layer, List<Integer> group, List<HeadId> heads) {
+        var cfg = W.w.config();
+        int hs = cfg.headSize();
+        boolean tc = kernelFor(hs) != TopKKernel.FP32;
+        String key = factorKey(layer, firstColumns(group, heads, hs), tc);
+        if (W.factors.containsKey(key)) {
+            return false;
+        }
+        boolean fits = keepFactors && W.factorBytes + factorBytes(cfg, group.size(), tc)
+                <= (long) (RESIDENT_SHARE * dev.totalBytes());
+        if (fits && W.screened.contains(key)) {
+            return false;
+        }
+        W.screened.add(key);
+        return true;
+    }
+
+    /** {@code b} when it holds {@code count} elements, else a new buffer (b freed). */
+    private Device.Buffer grown(Device.Buffer b, long count, Device.Type type) {
+        if (b != null && b.count() >= count) {
+            return b;
+        }
+        if (b != null) {
+            dev.free(b);
+        }
+        return dev.alloc(count, type);
+    }
+
+    /**
+     * The screen of one group of heads (all n rows in one chunk): the heads of {@code group} that
+     * may have a hit, in order.
+     */
+    private List<Integer> screenGroup(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group,
+            List<HeadId> heads, int k, Screen sc) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        float eps = (float) cfg.layerNormEps();
+        int nb = group.size();
+        int rowsA = nb * hs;
+        int c = sc.count();
+        int ldC = (c + 3) / 4 * 4;
+        Device.Buffer[] L = W.layer(layer);
+        int[] cols = firstColumns(group, heads, hs);
+        Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer gram = scratch("gram", (long) nb * hs * hs, Device.Type.F64);
+        centerAndGram(W, layer, headRows(cols, hs), nb, m, gram);
+        Device.Buffer a = scratch("screen.a", (long) rowsA * ldC, Device.Type.F32);
+        sgemm(m.ptr(), screenE.ptr(), null, a.ptr(), rowsA, c, d, d, d, ldC, true);
+        Device.Buffer colsB = upload(scratch("cols", nb, Device.Type.I32), cols);
+        Device.Buffer z = scratch("z", (long) n * d, Device.Type.F32);
+        Device.Buffer v = scratch("v", (long) n * d, Device.Type.F32);
+        Device.Buffer u = scratch("u", (long) nb * n * hs, Device.Type.F32);
+        layernorm(xd.ptr(), z.ptr(), L[0], L[1], n, d, eps);
+        sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), n, d, d, d, d, d, false);
+        dev.launch("hs_head_scale", blocks(n, 128), nb, 1, 128, v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), n, hs, d,
+                eps);
+        Device.Buffer gate0 = scratch("gate0", (long) nb * n, Device.Type.F32);
+        Device.Buffer top = scratch("screen.top", (long) nb * n, Device.Type.F32);
+        dev.launch("hs_target_gate", blocks(n, 128), nb, 1, 128, a.ptr(), ldC, screenBeta.ptr(), u.ptr(), n, hs, c,
+                screenTargets.ptr(), sc.width(), gate0.ptr(), top.ptr());
+        int[] sp = splits(n, nb, c, TOPK_ROWS, rankBlocksPerSm);
+        int splits = sp[0];
+        Device.Buffer pv = scratch("pv", (long) nb * n * splits * k, Device.Type.F32);
+        Device.Buffer pi = scratch("pi", (long) nb * n * splits * k, Device.Type.I32);
+        dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a.ptr(), ldC, screenBeta.ptr(),
+                u.ptr(), n, hs, c, k, sp[1], splits, gate0.ptr(), pv.ptr(), pi.ptr());
+        Device.Buffer ov = pv;
+        Device.Buffer oi = pi;
+        if (splits > 1) {
+            ov = scratch("ov", (long) nb * n * k, Device.Type.F32);
+            oi = scratch("oi", (long) nb * n * k, Device.Type.I32);
+            dev.launch("hs_topk_merge", blocks((long) nb * n, 128), 1, 1, 128, pv.ptr(), pi.ptr(), (long) nb * n, splits,
+                    k, ov.ptr(), oi.ptr());
+        }
+        int len = Math.toIntExact((long) nb * n * k);
+        int[] listI = new int[len];
+        float[] listV = new float[len];
+        float[] best = new float[nb * n];
+        dev.download(oi, 0, listI, 0, len);
+        dev.download(ov, 0, listV, 0, len);
+        dev.download(top, 0, best, 0, nb * n);
+        List<Integer> left = new ArrayList<>();
+        for (int g = 0; g < nb; g++) {
+            for (int i = 0; i < n; i++) {
+                int kth = (g * n + i) * k + k - 1;
+                // k tokens strictly above every target's logit (a NaN target never passes)
+                boolean out = sc.noTargets()[i] || (listI[kth] >= 0 && listV[kth] > best[g * n + i]);
+                if (!out) {
+                    left.add(group.get(g));
+                    break;
+                }
+            }
+        }
+        screenedHeads += nb;
+        retiredHeads += nb - left.size();
+        return left;
     }
 
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */
@@ -607,6 +847,26 @@ public final class CudaBackend implements Backend {
         int perSplit = (vocab + s - 1) / s;
         int splitLen = (perSplit + TOPK_TILE - 1) / TOPK_TILE * TOPK_TILE;
         return new int[] {(vocab + splitLen - 1) / splitLen, splitLen};
+    }
+
+    /** The first column of each head of a group in the layer's W_V and W_O (head · head size). */
+    private static int[] firstColumns(List<Integer> group, List<HeadId> heads, int hs) {
+        int[] cols = new int[group.size()];
+        for (int g = 0; g < cols.length; g++) {
+            cols[g] = heads.get(group.get(g)).head() * hs;
+        }
+        return cols;
+    }
+
+    /** The W_O rows of the heads starting at {@code cols}, head by head. */
+    private static int[] headRows(int[] cols, int hs) {
+        int[] src = new int[cols.length * hs];
+        for (int g = 0; g < cols.length; g++) {
+            for (int j = 0; j < hs; j++) {
+                src[g * hs + j] = cols[g] + j;
+            }
+        }
+        return src;
     }
 
     /** The rank test's targets, row-major {@code [n][width]}, -1 where a row has fewer or an id is outside the vocabulary. */
@@ -641,18 +901,10 @@ public final class CudaBackend implements Backend {
         int V = cfg.vocabSize();
         float eps = (float) cfg.layerNormEps();
         int nb = group.size();
-        int rowsA = nb * hs;
         Device.Buffer[] L = W.layer(layer);
         Device.Buffer beta = W.beta();
-        int[] src = new int[rowsA];
-        int[] cols = new int[nb];
-        for (int g = 0; g < nb; g++) {
-            int head = heads.get(group.get(g)).head();
-            cols[g] = head * hs;
-            for (int j = 0; j < hs; j++) {
-                src[g * hs + j] = head * hs + j;
-            }
-        }
+        int[] cols = firstColumns(group, heads, hs);
+        int[] src = headRows(cols, hs);
         int rows = Math.min(n, rowsPerChunk);
         TopKKernel kernel = kernelFor(hs);
         boolean tc = kernel != TopKKernel.FP32;
@@ -693,7 +945,7 @@ public final class CudaBackend implements Backend {
             Device.Ptr floors = null;
             if (tg != null) {
                 dev.launch("hs_target_gate", blocks(nr, 128), nb, 1, 128, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V,
-                        tgB.at((long) r0 * tg.width()), tg.width(), gate0.ptr());
+                        tgB.at((long) r0 * tg.width()), tg.width(), gate0.ptr(), null);
                 floors = gate0.ptr();
             }
             if (tc) {
@@ -742,27 +994,14 @@ public final class CudaBackend implements Backend {
         int nb = cols.length;
         int rowsA = nb * hs;
         int ldA = (V + 3) / 4 * 4;
-        int vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
-        long bytes = 8L * nb * hs * hs + 4L * rowsA * ldA
-                + (tc ? 128L * nb * vpad + 256L * nb * vpad + 8L * nb * vpad + 8L * nb * vpad / TC_TILE : 0);
+        long bytes = factorBytes(cfg, nb, tc);
         boolean keepIt = keepFactors && W.factorBytes + bytes <= (long) (RESIDENT_SHARE * dev.totalBytes());
         List<Device.Buffer> kept = keepIt ? new ArrayList<>() : null;
         try {
-            Device.Buffer srcB = scratch("src", rowsA, Device.Type.I32);
-            dev.upload(srcB, 0, src, 0, rowsA);
-            Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
             Device.Buffer m = scratch("m", (long) rowsA * d, Device.Type.F32);
             Device.Buffer gram = keepIt ? keep(kept, dev.alloc((long) nb * hs * hs, Device.Type.F64))
                     : scratch("gram", (long) nb * hs * hs, Device.Type.F64);
-            Device.Buffer lnfW = W.lnfW();
-            Device.Buffer wo = W.layer(layer)[4];
-            if (d <= 2048) {
-                dev.launch("hs_ov_center2", rowsA, 1, 1, 32, wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-            } else {
-                dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
-                        wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
-            }
-            dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, wc.ptr(), gram.ptr(), hs, d);
+            centerAndGram(W, layer, src, nb, m, gram);
             Device.Buffer a = keepIt ? keep(kept, dev.alloc((long) rowsA * ldA, Device.Type.F32))
                     : scratch("a", (long) rowsA * ldA, Device.Type.F32);
             sgemm(m.ptr(), W.wte().ptr(), null, a.ptr(), rowsA, V, d, d, d, ldA, true);
@@ -782,6 +1021,36 @@ public final class CudaBackend implements Backend {
             }
             throw e;
         }
+    }
+
+    /** Device bytes of the factors of {@code nb} heads (Gram matrices, A_h, the tensor cores' inputs). */
+    private static long factorBytes(dev.headsweep.checkpoint.GptConfig cfg, int nb, boolean tc) {
+        int hs = cfg.headSize();
+        int V = cfg.vocabSize();
+        long ldA = (V + 3) / 4 * 4;
+        long vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
+        return 8L * nb * hs * hs + 4L * nb * hs * ldA
+                + (tc ? 128L * nb * vpad + 256L * nb * vpad + 8L * nb * vpad + 8L * nb * vpad / TC_TILE : 0);
+    }
+
+    /** M = W̃_O·diag(ln_f.w) of the heads whose W_O rows are {@code src}, and their Gram matrices. */
+    private void centerAndGram(DeviceWeights W, int layer, int[] src, int nb, Device.Buffer m, Device.Buffer gram) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        int rowsA = src.length;
+        Device.Buffer srcB = scratch("src", rowsA, Device.Type.I32);
+        dev.upload(srcB, 0, src, 0, rowsA);
+        Device.Buffer wc = scratch("wc", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer lnfW = W.lnfW();
+        Device.Buffer wo = W.layer(layer)[4];
+        if (d <= 2048) {
+            dev.launch("hs_ov_center2", rowsA, 1, 1, 32, wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+        } else {
+            dev.launch("hs_ov_center", blocks(rowsA, 128), 1, 1, 128,
+                    wo.ptr(), srcB.ptr(), lnfW.ptr(), wc.ptr(), m.ptr(), rowsA, d);
+        }
+        dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, wc.ptr(), gram.ptr(), hs, d);
     }
 
     /**
@@ -899,7 +1168,7 @@ public final class CudaBackend implements Backend {
                 Device.Buffer tgB = keep(tmp, dev.upload(tg.ids()));
                 Device.Buffer gate0 = keep(tmp, dev.alloc(n, Device.Type.F32));
                 dev.launch("hs_target_gate", blocks(n, 128), 1, 1, 128, a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V,
-                        tgB.ptr(), tg.width(), gate0.ptr());
+                        tgB.ptr(), tg.width(), gate0.ptr(), null);
                 floors = gate0.ptr();
             }
             if (tensorCores) {
@@ -931,10 +1200,16 @@ public final class CudaBackend implements Backend {
     public synchronized void close() {
         try {
             freeScratch();
-            if (targetsDev != null) {
-                dev.free(targetsDev);
-                targetsDev = null;
+            for (Device.Buffer b : new Device.Buffer[] {targetsDev, screenCols, screenE, screenBeta, screenTargets}) {
+                if (b != null) {
+                    dev.free(b);
+                }
             }
+            targetsDev = null;
+            screenCols = null;
+            screenE = null;
+            screenBeta = null;
+            screenTargets = null;
             if (weights != null) {
                 weights.free();
                 weights = null;

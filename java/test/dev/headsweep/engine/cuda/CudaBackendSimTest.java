@@ -238,4 +238,75 @@ class CudaBackendSimTest {
         b.close();
         assertEquals(0, sim.used(), "device memory left allocated after close");
     }
+    /**
+     * The rank test's screens (A_h not on the device yet): heads whose every row has k tokens of
+     * the screen above all its targets skip A_h, the others take the ordinary path, and the hits
+     * are the whole top-k's. Every fourth row's target is head 1.1's best token there (so 1.1 has
+     * hits and must survive), the others random tokens, ranked far out by every head (so heads
+     * retire); screens off gives the same hits; a second sweep keeps the survivors' A_h.
+     */
+    @Test
+    void screensSkipHeadsWithoutAPossibleHitAndKeepTheHits() {
+        RandomCheckpoints.write(dir, 2, 2, 128, 19, Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        int V = w.config().vocabSize();
+        int k = 5;
+        java.util.Random rnd = new java.util.Random(7);
+        int n = 40;
+        int[][] prompts = new int[n][];
+        int[][] positions = new int[n][];
+        for (int p = 0; p < n; p++) {
+            prompts[p] = new int[] {rnd.nextInt(V), rnd.nextInt(V)};
+            positions[p] = new int[] {1};
+        }
+        List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(0, 1), new HeadId(1, 0), new HeadId(1, 1));
+        CudaBackend ref = Gpus.simulated();
+        float[] x = ref.residualAfterBlock0(w, prompts, positions);
+        dev.headsweep.engine.HeadTopK top = ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
+        int[][] targets = new int[n][];
+        for (int i = 0; i < n; i++) {
+            targets[i] = i % 4 == 0 ? new int[] {top.id(3, i, 0)} : new int[] {rnd.nextInt(V), rnd.nextInt(V)};
+        }
+        boolean[][][] want = dev.headsweep.engine.TargetsInTopK.lookUp(top, targets);
+        for (boolean screens : new boolean[] {true, false}) {
+            SimDevice sim = new SimDevice();
+            CudaBackend b = new CudaBackend(sim);
+            b.useScreens(screens);
+            for (int run = 0; run < 2; run++) {
+                boolean[][][] got = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
+                for (int h = 0; h < heads.size(); h++) {
+                    for (int i = 0; i < n; i++) {
+                        assertArrayEquals(want[h][i], got[h][i], "head " + heads.get(h) + " row " + i + ", screens "
+                                + screens + ", run " + run);
+                    }
+                }
+            }
+            if (screens) {
+                assertTrue(b.retiredHeads >= 2, b.retiredHeads + " heads retired by the screens");
+                assertTrue(b.screenedHeads > b.retiredHeads, "head 1.1 has hits and must survive");
+            } else {
+                assertEquals(0, b.screenedHeads);
+            }
+            b.close();
+            assertEquals(0, sim.used(), "device memory left allocated after close");
+        }
+    }
+    /** Turning kept factors off frees all of their device memory (the tensor cores' inputs too). */
+    @Test
+    void droppingKeptFactorsFreesAllTheirMemory() {
+        RandomCheckpoints.write(dir, 2, 2, 128, 23, Dtype.F32, "");  // head size 64: the tensor-core inputs are kept
+        Gpt2Weights w = HeadSweep.load(dir);
+        SimDevice sim = new SimDevice();
+        CudaBackend b = new CudaBackend(sim);
+        Sweep.of(w, HeadSweep.task("numerals")).k(5).backend(b).run();
+        long before = sim.used();
+        b.keepFactors(false);
+        long V = w.config().vocabSize();
+        long ldA = (V + 3) / 4 * 4;
+        long vpad = (V + 31) / 32 * 32;
+        long perHead = 8L * 64 * 64 + 4L * 64 * ldA + 128 * vpad + 256 * vpad + 8 * vpad + 8 * vpad / 32;
+        assertEquals(4 * perHead, before - sim.used(), "bytes freed: Gram, A_h, bf16 A, norms, tile maxima, A token-major");
+        b.close();
+        assertEquals(0, sim.used(), "device memory left allocated after close");
+    }
 }

@@ -109,8 +109,12 @@ public final class GpuBench {
      */
     private static boolean rankTest(CudaBackend cuda, Gpt2Weights w, Task task, String name, SweepResult whole) {
         boolean ok = true;
-        for (boolean resident : new boolean[] {false, true}) {
+        for (int mode = 0; mode < 3; mode++) { // cold with screens, cold without, resident
+            boolean resident = mode == 2;
             cuda.keepFactors(resident);
+            cuda.useScreens(mode != 1);
+            long screened = cuda.screenedHeads;
+            long retired = cuda.retiredHeads;
             long best = Long.MAX_VALUE;
             SweepResult r = null;
             for (int run = 0; run < 6; run++) {
@@ -122,10 +126,33 @@ public final class GpuBench {
             int[] d = hitDifferences(whole, r);
             ok &= d[0] == 0;
             say("%s on the GPU, targets' rank test, top-k %s, %s: %.2f ms (target <= 20 ms: %s); hits against the "
-                    + "whole top-k: %d of %d differ (%s)", task.name(), name,
-                    resident ? "A_h resident from an earlier sweep" : "cold A_h", best / 1e6,
-                    best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT");
+                    + "whole top-k: %d of %d differ (%s); screens: %d of %d heads ruled out", task.name(), name,
+                    resident ? "A_h resident from an earlier sweep" : mode == 0 ? "cold A_h" : "cold A_h, no screens",
+                    best / 1e6, best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT",
+                    cuda.retiredHeads - retired, cuda.screenedHeads - screened);
             profile(cuda, () -> Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
+        }
+        cuda.useScreens(true);
+        if (name.equals("auto")) { // the screen's width, cold (best of 5 each)
+            cuda.keepFactors(false);
+            StringBuilder sb = new StringBuilder();
+            for (int tiles : new int[] {32, 64, 128, 192}) {
+                cuda.screenTiles(tiles);
+                long retired = cuda.retiredHeads;
+                long best = Long.MAX_VALUE;
+                for (int run = 0; run < 6; run++) {
+                    SweepResult r = Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false)
+                            .run();
+                    best = run > 0 ? Math.min(best, r.timings().block0Nanos() + r.timings().ovTopKNanos()) : best;
+                    ok &= hitDifferences(whole, r)[0] == 0;
+                }
+                sb.append(String.format(Locale.ROOT, " %d tiles: %.2f ms (%d heads ruled out a sweep),", tiles,
+                        best / 1e6, (cuda.retiredHeads - retired) / 6));
+            }
+            cuda.screenTiles(Integer.getInteger("headsweep.cuda.screenTiles", 128));
+            say("%s, rank test, cold A_h, by the screen's width (tiles of 64 tokens):%s", task.name(),
+                    sb.substring(0, sb.length() - 1));
+            cuda.keepFactors(true);
         }
         if (name.equals("auto")) { // the vocabulary splits of the rank test, resident (best of 5 each)
             StringBuilder sb = new StringBuilder();

@@ -550,7 +550,7 @@ final class SimDevice implements Device {
             }
             case "hs_target_gate" -> {
                 P A = p(a[0], Type.F32), beta = p(a[2], Type.F32), U = p(a[3], Type.F32), targets = p(a[7], Type.I32),
-                        gate0 = p(a[9], Type.F32);
+                        gate0 = p(a[9], Type.F32), top = p(a[10], Type.F32);
                 int ldA = in(a[1]), n = in(a[4]), hs = in(a[5]), V = in(a[6]), T = in(a[8]);
                 if (gx != (n + 127) / 128 || block != 128 || ldA % 4 != 0) {
                     throw new IllegalArgumentException("hs_target_gate launch: grid " + gx + " n " + n);
@@ -560,7 +560,9 @@ final class SimDevice implements Device {
                     for (int row = 0; row < n; row++) {
                         boolean any = false;
                         boolean whole = false;
+                        boolean nan = false;
                         float lo = Float.POSITIVE_INFINITY;
+                        float hi = Float.NEGATIVE_INFINITY;
                         for (int c = 0; c < T; c++) {
                             int t = targets.i((long) row * T + c);
                             if (t < 0 || t >= V) {
@@ -568,6 +570,8 @@ final class SimDevice implements Device {
                             }
                             any = true;
                             float x = logit(Aj, beta, U, n, hs, g, row, t);
+                            nan |= Float.isNaN(x);
+                            hi = Float.isNaN(x) ? hi : Math.max(hi, x);
                             if (Float.isNaN(x) || x == Float.NEGATIVE_INFINITY) {
                                 whole = true;
                             } else {
@@ -575,6 +579,9 @@ final class SimDevice implements Device {
                             }
                         }
                         gate0.f((long) g * n + row, !any ? Float.POSITIVE_INFINITY : whole ? Float.NaN : Math.nextDown(lo));
+                        if (top != null) {
+                            top.f((long) g * n + row, nan ? Float.NaN : hi);
+                        }
                     }
                 }
             }
