@@ -21,6 +21,19 @@ static bool hostBefore(float va, int ia, float vb, int ib) {
     return ia < ib;
 }
 
+// Row (g, i)'s exact logits in the kernels' order.
+static std::vector<float> rowLogits(const std::vector<float>& A, int ldA, const std::vector<float>& U,
+                                    const std::vector<float>& beta, int n, int hs, int V, int g, int i) {
+    std::vector<float> lg(V);
+    for (int t = 0; t < V; t++) {
+        float acc = beta[t];
+        for (int j = 0; j < hs; j++)
+            acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
+        lg[t] = acc;
+    }
+    return lg;
+}
+
 // A: [nb·hs][ldA]; U: [nb][n][hs]; res: [nb][n][k]. "" when every row's top k equals the full
 // sort's, ids and values bit for bit; else where the first difference is.
 static std::string topkMismatch(const std::vector<float>& A, int ldA, const std::vector<float>& U,
@@ -28,13 +41,7 @@ static std::string topkMismatch(const std::vector<float>& A, int ldA, const std:
                                 const int* resI, const float* resV) {
     for (int g = 0; g < nb; g++)
         for (int i = 0; i < n; i++) {
-            std::vector<float> lg(V);
-            for (int t = 0; t < V; t++) {
-                float acc = beta[t];
-                for (int j = 0; j < hs; j++)
-                    acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
-                lg[t] = acc;
-            }
+            std::vector<float> lg = rowLogits(A, ldA, U, beta, n, hs, V, g, i);
             std::vector<int> ord(V);
             std::iota(ord.begin(), ord.end(), 0);
             std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) { return hostBefore(lg[a], a, lg[b], b); });
@@ -50,19 +57,6 @@ static std::string topkMismatch(const std::vector<float>& A, int ldA, const std:
 }
 
 // ---- the targets' rank test (rank.cu) ----
-
-// Row (g, i)'s exact logits in the kernels' order.
-static std::vector<float> rowLogits(const std::vector<float>& A, int ldA, const std::vector<float>& U,
-                                    const std::vector<float>& beta, int n, int hs, int V, int g, int i) {
-    std::vector<float> lg(V);
-    for (int t = 0; t < V; t++) {
-        float acc = beta[t];
-        for (int j = 0; j < hs; j++)
-            acc = fmaf(U[((size_t)g * n + i) * hs + j], A[((size_t)g * hs + j) * ldA + t], acc);
-        lg[t] = acc;
-    }
-    return lg;
-}
 
 // Targets for every row: ids at the boundary ranks of head 0's order (0, k-2 .. k+1), random ids,
 // repeats and ids outside the vocabulary; [n][T].

@@ -9,6 +9,7 @@
 #include "../topk.cu"
 
 #include "reference.h"
+#include "rank_case.h"
 
 #include <cstdio>
 #include <numeric>
@@ -45,17 +46,9 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
     int splits = (V + splitLen - 1) / splitLen;
     std::vector<float> pv((size_t)nb * n * splits * k), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size()), oi(ov.size());
-    std::vector<int> tg;
-    std::vector<float> gate0, top;
-    if (T > 0) {
-        tg = pickTargets(A, ldA, U, beta, n, hs, V, k, T, seed * 31 + 7);
-        gate0.assign((size_t)nb * n, 12345.f);
-        top.assign((size_t)nb * n, 12345.f);
-        emu::launch(hs_target_gate, dim3((n + 127) / 128, nb), dim3(128), A.data(), ldA, beta.data(), U.data(), n, hs,
-                    V, tg.data(), T, gate0.data(), top.data());
-    }
+    RankCase rc = rankCase(A, ldA, U, beta, nb, n, hs, V, k, T, seed);
     emu::launch(hs_ov_topk, dim3((n + TK_BR - 1) / TK_BR, splits, nb), dim3(256), A.data(), ldA,
-                beta.data(), U.data(), n, hs, V, k, splitLen, splits, T > 0 ? gate0.data() : (const float*)nullptr,
+                beta.data(), U.data(), n, hs, V, k, splitLen, splits, rc.floors(),
                 pv.data(), pi.data());
     float* resV = pv.data();
     int* resI = pi.data();
@@ -65,7 +58,7 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
         resV = ov.data();
         resI = oi.data();
     }
-    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV, top.data())
+    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, rc.targets, T, rc.gate0.data(), resI, resV, rc.top.data())
                             : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
     bool ok = why.empty();
     check(ok, std::string(T > 0 ? "rank " : "") + "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)

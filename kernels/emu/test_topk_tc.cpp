@@ -8,6 +8,7 @@
 #include "../topk_tc.cu"
 
 #include "reference.h"
+#include "rank_case.h"
 
 #include <cstdio>
 #include <numeric>
@@ -63,16 +64,8 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
                 tok.data(), tmax.data(), version == 2 ? At.data() : (float*)nullptr);
     std::vector<float> pv((size_t)nb * n * splits * k, 12345.f), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size(), -7), oi(ov.size());
-    std::vector<int> tg;
-    std::vector<float> gate0, top;
-    if (T > 0) {
-        tg = pickTargets(A, ldA, U, beta, n, hs, V, k, T, seed * 31 + 7);
-        gate0.assign((size_t)nb * n, 12345.f);
-        top.assign((size_t)nb * n, 12345.f);
-        emu::launch(hs_target_gate, dim3((n + 127) / 128, nb), dim3(128), A.data(), ldA, beta.data(), U.data(), n, hs,
-                    V, tg.data(), T, gate0.data(), top.data());
-    }
-    const float* g0 = T > 0 ? gate0.data() : (const float*)nullptr;
+    RankCase rc = rankCase(A, ldA, U, beta, nb, n, hs, V, k, T, seed);
+    const float* g0 = rc.floors();
     if (version == 1) {
         int rowsPerBlock = TC_WARPS * TC_WROWS;
         emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
@@ -92,7 +85,7 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
         resV = ov.data();
         resI = oi.data();
     }
-    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, tg, T, gate0.data(), resI, resV, top.data())
+    std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, rc.targets, T, rc.gate0.data(), resI, resV, rc.top.data())
                             : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
     bool ok = why.empty();
     const char* names[] = {"gauss", "ints", "special", "near-ties"};

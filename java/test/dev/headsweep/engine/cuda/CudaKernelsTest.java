@@ -127,13 +127,12 @@ class CudaKernelsTest {
     }
 
     /**
-     * The tensor-core kernel (topk_tc.cu: bf16 candidates behind a margin, exact fp32 re-scoring)
-     * gives the fp32 kernel's ids and values bit for bit, and both agree with the plain sort.
+     * {E, beta, M, U} of a problem with head size 64. special 1: ±inf and NaN in beta; 2: near-ties
+     * (every token's embedding within 1e-4 of token 0's, so bf16 products cannot tell the tokens
+     * apart and only the exact re-scoring can); 3: all logits equal.
      */
-    private static void checkTensorCores(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed,
-            boolean integer, int special) {
+    private static float[][] headSize64Problem(int V, int d, int n, Random rnd, boolean integer, int special) {
         int r = 64;
-        Random rnd = new Random(seed);
         float[] E = fill(V * d, rnd, integer);
         float[] beta = fill(V, rnd, integer);
         float[] M = fill(r * d, rnd, integer);
@@ -144,8 +143,6 @@ class CudaKernelsTest {
                 beta[t] = x == 0 ? Float.NEGATIVE_INFINITY : x == 1 ? Float.NaN : x == 2 ? Float.POSITIVE_INFINITY : beta[t];
             }
         } else if (special == 2) {
-            // near-ties: every token's embedding within 1e-4 of token 0's, so bf16 products cannot
-            // tell the tokens apart and only the exact re-scoring can
             for (int t = 1; t < V; t++) {
                 for (int c = 0; c < d; c++) {
                     E[t * d + c] = E[c] * (1f + 1e-4f * (float) rnd.nextGaussian());
@@ -156,6 +153,22 @@ class CudaKernelsTest {
             Arrays.fill(E, 0f);
             Arrays.fill(beta, 0.25f);
         }
+        return new float[][] {E, beta, M, U};
+    }
+
+    /**
+     * The tensor-core kernel (topk_tc.cu: bf16 candidates behind a margin, exact fp32 re-scoring)
+     * gives the fp32 kernel's ids and values bit for bit, and both agree with the plain sort.
+     */
+    private static void checkTensorCores(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed,
+            boolean integer, int special) {
+        int r = 64;
+        Random rnd = new Random(seed);
+        float[][] p = headSize64Problem(V, d, n, rnd, integer, special);
+        float[] E = p[0];
+        float[] beta = p[1];
+        float[] M = p[2];
+        float[] U = p[3];
         int[] ids = new int[n * k];
         float[] vals = new float[n * k];
         b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, CudaBackend.TopKKernel.FP32, ids, vals);
@@ -210,26 +223,11 @@ class CudaKernelsTest {
             int special) {
         int r = 64;
         Random rnd = new Random(seed);
-        float[] E = fill(V * d, rnd, integer);
-        float[] beta = fill(V, rnd, integer);
-        float[] M = fill(r * d, rnd, integer);
-        float[] U = fill(n * r, rnd, integer);
-        if (special == 1) {
-            for (int t = 0; t < V; t++) {
-                int x = rnd.nextInt(8);
-                beta[t] = x == 0 ? Float.NEGATIVE_INFINITY : x == 1 ? Float.NaN : x == 2 ? Float.POSITIVE_INFINITY : beta[t];
-            }
-        } else if (special == 2) {
-            for (int t = 1; t < V; t++) {
-                for (int c = 0; c < d; c++) {
-                    E[t * d + c] = E[c] * (1f + 1e-4f * (float) rnd.nextGaussian());
-                }
-            }
-            Arrays.fill(beta, 0f);
-        } else if (special == 3) {
-            Arrays.fill(E, 0f);
-            Arrays.fill(beta, 0.25f);
-        }
+        float[][] p = headSize64Problem(V, d, n, rnd, integer, special);
+        float[] E = p[0];
+        float[] beta = p[1];
+        float[] M = p[2];
+        float[] U = p[3];
         int deep = Math.min(V, k + 2);
         int[] deepIds = new int[n * deep];
         b.factoredTopK(E, V, d, beta, M, r, U, n, deep, splitLen, CudaBackend.TopKKernel.FP32, deepIds, new float[n * deep]);

@@ -127,15 +127,32 @@ final class SimDevice implements Device {
      */
     private static void exactTopK(AEntry A, P beta, P U, int n, int hs, int V, int k, int splitLen, int splits,
             int heads, P gate0, P ov, P oi) {
+        float[] b = new float[V];
+        for (int t = 0; t < V; t++) {
+            b[t] = beta.f(t);
+        }
+        float[] at = new float[V * hs]; // head g's A, token-major: plain loops below (same sums as logit())
+        float[] u = new float[hs];
         for (int g = 0; g < heads; g++) {
+            for (int t = 0; t < V; t++) {
+                for (int j = 0; j < hs; j++) {
+                    at[t * hs + j] = A.at(g, j, t);
+                }
+            }
             for (int row = 0; row < n; row++) {
                 float floor = gate0 == null ? Float.NaN : gate0.f((long) g * n + row);
+                for (int j = 0; j < hs; j++) {
+                    u[j] = U.f(((long) g * n + row) * hs + j);
+                }
                 for (int s = 0; s < splits; s++) {
                     int[] ids = new int[k];
                     float[] vals = new float[k];
                     TopK top = new TopK(1, k, ids, vals);
                     for (int t = s * splitLen; t < Math.min(V, (s + 1) * splitLen); t++) {
-                        float acc = logit(A, beta, U, n, hs, g, row, t);
+                        float acc = b[t];
+                        for (int j = 0, base = t * hs; j < hs; j++) {
+                            acc = Math.fma(u[j], at[base + j], acc);
+                        }
                         if (Float.isNaN(floor) || acc > floor) {
                             top.offer(0, t, acc);
                         }
