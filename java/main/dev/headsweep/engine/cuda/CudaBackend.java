@@ -626,10 +626,8 @@ public final class CudaBackend implements Backend {
     /** Heads screened and heads the screens found without a possible hit, since construction (for benchmarks). */
     long screenedHeads;
     long retiredHeads;
-    private Device.Buffer screenCols;
-    private Device.Buffer screenE;
-    private Device.Buffer screenBeta;
-    private Device.Buffer screenTargets;
+    /** A screen's columns (token ids), their embeddings, their β and the targets as columns, kept between sweeps. */
+    private final Device.Buffer[] screenBuffers = new Device.Buffer[4];
 
     /** Turns the rank test's screens on or off (on by default; {@code -Dheadsweep.cuda.screen=false}). */
     public synchronized void useScreens(boolean on) {
@@ -646,7 +644,8 @@ public final class CudaBackend implements Backend {
      * their embedding rows and β on the device, the targets as column indices ({@code width} a
      * row), and which rows have no target in the vocabulary.
      */
-    private record Screen(int[] tokens, int width, boolean[] noTargets) {
+    private record Screen(int[] tokens, int width, boolean[] noTargets, Device.Buffer e, Device.Buffer beta,
+            Device.Buffer targets) {
         int count() {
             return tokens.length;
         }
@@ -702,17 +701,13 @@ public final class CudaBackend implements Backend {
                 }
             }
         }
-        screenCols = grown(screenCols, count, Device.Type.I32);
-        screenE = grown(screenE, (long) count * d, Device.Type.F32);
-        screenBeta = grown(screenBeta, count, Device.Type.F32);
-        screenTargets = grown(screenTargets, tg.length, Device.Type.I32);
-        upload(screenCols, tokens);
-        upload(screenTargets, tg);
-        dev.launch("hs_gather", blocks((long) count * d, 256), 1, 1, 256, W.wte().ptr(), screenCols.ptr(), screenE.ptr(),
-                count, d);
-        dev.launch("hs_gather", blocks(count, 256), 1, 1, 256, W.beta().ptr(), screenCols.ptr(), screenBeta.ptr(),
-                count, 1);
-        return new Screen(tokens, width, none);
+        Device.Buffer cols = upload(screenBuffer(0, count, Device.Type.I32), tokens);
+        Device.Buffer e = screenBuffer(1, (long) count * d, Device.Type.F32);
+        Device.Buffer beta = screenBuffer(2, count, Device.Type.F32);
+        Device.Buffer tgB = upload(screenBuffer(3, tg.length, Device.Type.I32), tg);
+        dev.launch("hs_gather", blocks((long) count * d, 256), 1, 1, 256, W.wte().ptr(), cols.ptr(), e.ptr(), count, d);
+        dev.launch("hs_gather", blocks(count, 256), 1, 1, 256, W.beta().ptr(), cols.ptr(), beta.ptr(), count, 1);
+        return new Screen(tokens, width, none, e, beta, tgB);
     }
 
     /**
@@ -738,15 +733,18 @@ public final class CudaBackend implements Backend {
         return true;
     }
 
-    /** {@code b} when it holds {@code count} elements, else a new buffer (b freed). */
-    private Device.Buffer grown(Device.Buffer b, long count, Device.Type type) {
+    /** Screen buffer {@code slot}, replaced by a new one when it holds fewer than {@code count} elements. */
+    private Device.Buffer screenBuffer(int slot, long count, Device.Type type) {
+        Device.Buffer b = screenBuffers[slot];
         if (b != null && b.count() >= count) {
             return b;
         }
         if (b != null) {
+            screenBuffers[slot] = null;
             dev.free(b);
         }
-        return dev.alloc(count, type);
+        screenBuffers[slot] = dev.alloc(count, type);
+        return screenBuffers[slot];
     }
 
     /**
@@ -769,7 +767,7 @@ public final class CudaBackend implements Backend {
         Device.Buffer gram = scratch("gram", (long) nb * hs * hs, Device.Type.F64);
         centerAndGram(W, layer, headRows(cols, hs), nb, m, gram);
         Device.Buffer a = scratch("screen.a", (long) rowsA * ldC, Device.Type.F32);
-        sgemm(m.ptr(), screenE.ptr(), null, a.ptr(), rowsA, c, d, d, d, ldC, true);
+        sgemm(m.ptr(), sc.e().ptr(), null, a.ptr(), rowsA, c, d, d, d, ldC, true);
         Device.Buffer colsB = upload(scratch("cols", nb, Device.Type.I32), cols);
         Device.Buffer z = scratch("z", (long) n * d, Device.Type.F32);
         Device.Buffer v = scratch("v", (long) n * d, Device.Type.F32);
@@ -780,13 +778,13 @@ public final class CudaBackend implements Backend {
                 eps);
         Device.Buffer gate0 = scratch("gate0", (long) nb * n, Device.Type.F32);
         Device.Buffer top = scratch("screen.top", (long) nb * n, Device.Type.F32);
-        dev.launch("hs_target_gate", blocks(n, 128), nb, 1, 128, a.ptr(), ldC, screenBeta.ptr(), u.ptr(), n, hs, c,
-                screenTargets.ptr(), sc.width(), gate0.ptr(), top.ptr());
+        dev.launch("hs_target_gate", blocks(n, 128), nb, 1, 128, a.ptr(), ldC, sc.beta().ptr(), u.ptr(), n, hs, c,
+                sc.targets().ptr(), sc.width(), gate0.ptr(), top.ptr());
         int[] sp = splits(n, nb, c, TOPK_ROWS, rankBlocksPerSm);
         int splits = sp[0];
         Device.Buffer pv = scratch("pv", (long) nb * n * splits * k, Device.Type.F32);
         Device.Buffer pi = scratch("pi", (long) nb * n * splits * k, Device.Type.I32);
-        dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a.ptr(), ldC, screenBeta.ptr(),
+        dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a.ptr(), ldC, sc.beta().ptr(),
                 u.ptr(), n, hs, c, k, sp[1], splits, gate0.ptr(), pv.ptr(), pi.ptr());
         Device.Buffer ov = pv;
         Device.Buffer oi = pi;
@@ -1200,16 +1198,16 @@ public final class CudaBackend implements Backend {
     public synchronized void close() {
         try {
             freeScratch();
-            for (Device.Buffer b : new Device.Buffer[] {targetsDev, screenCols, screenE, screenBeta, screenTargets}) {
-                if (b != null) {
-                    dev.free(b);
+            if (targetsDev != null) {
+                dev.free(targetsDev);
+                targetsDev = null;
+            }
+            for (int slot = 0; slot < screenBuffers.length; slot++) {
+                if (screenBuffers[slot] != null) {
+                    dev.free(screenBuffers[slot]);
+                    screenBuffers[slot] = null;
                 }
             }
-            targetsDev = null;
-            screenCols = null;
-            screenE = null;
-            screenBeta = null;
-            screenTargets = null;
             if (weights != null) {
                 weights.free();
                 weights = null;
