@@ -3,7 +3,9 @@
 # plain loops: bash kernels/emu/run.sh. Needs g++ with C++20 (std::barrier).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-out="${TMPDIR:-/tmp}/headsweep-kernel-emu"
+dir="$(mktemp -d "${TMPDIR:-/tmp}/headsweep-kernel-emu.XXXXXX")"
+trap 'rm -rf "$dir"' EXIT
+out="$dir/kernel-emu"
 g++ -std=c++20 -O1 -ffp-contract=off -fno-strict-aliasing -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out" "$here/test_kernels.cpp"
 "$out"
