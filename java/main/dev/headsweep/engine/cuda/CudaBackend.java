@@ -756,7 +756,6 @@ public final class CudaBackend implements Backend {
         var cfg = W.w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
-        float eps = (float) cfg.layerNormEps();
         int nb = group.size();
         int rowsA = nb * hs;
         int c = sc.count();
@@ -769,13 +768,8 @@ public final class CudaBackend implements Backend {
         Device.Buffer a = scratch("screen.a", (long) rowsA * ldC, Device.Type.F32);
         sgemm(m.ptr(), sc.e().ptr(), null, a.ptr(), rowsA, c, d, d, d, ldC, true);
         Device.Buffer colsB = upload(scratch("cols", nb, Device.Type.I32), cols);
-        Device.Buffer z = scratch("z", (long) n * d, Device.Type.F32);
-        Device.Buffer v = scratch("v", (long) n * d, Device.Type.F32);
         Device.Buffer u = scratch("u", (long) nb * n * hs, Device.Type.F32);
-        layernorm(xd.ptr(), z.ptr(), L[0], L[1], n, d, eps);
-        sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), n, d, d, d, d, d, false);
-        dev.launch("hs_head_scale", blocks(n, 128), nb, 1, 128, v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), n, hs, d,
-                eps);
+        headScale(W, L, xd.ptr(), n, nb, colsB, gram, u);
         Device.Buffer gate0 = scratch("gate0", (long) nb * n, Device.Type.F32);
         Device.Buffer top = scratch("screen.top", (long) nb * n, Device.Type.F32);
         dev.launch("hs_target_gate", blocks(n, 128), nb, 1, 128, a.ptr(), ldC, sc.beta().ptr(), u.ptr(), n, hs, c,
@@ -784,16 +778,10 @@ public final class CudaBackend implements Backend {
         int splits = sp[0];
         Device.Buffer pv = scratch("pv", (long) nb * n * splits * k, Device.Type.F32);
         Device.Buffer pi = scratch("pi", (long) nb * n * splits * k, Device.Type.I32);
-        dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a.ptr(), ldC, sc.beta().ptr(),
-                u.ptr(), n, hs, c, k, sp[1], splits, gate0.ptr(), pv.ptr(), pi.ptr());
-        Device.Buffer ov = pv;
-        Device.Buffer oi = pi;
-        if (splits > 1) {
-            ov = scratch("ov", (long) nb * n * k, Device.Type.F32);
-            oi = scratch("oi", (long) nb * n * k, Device.Type.I32);
-            dev.launch("hs_topk_merge", blocks((long) nb * n, 128), 1, 1, 128, pv.ptr(), pi.ptr(), (long) nb * n, splits,
-                    k, ov.ptr(), oi.ptr());
-        }
+        Device.Buffer ov = splits > 1 ? scratch("ov", (long) nb * n * k, Device.Type.F32) : pv;
+        Device.Buffer oi = splits > 1 ? scratch("oi", (long) nb * n * k, Device.Type.I32) : pi;
+        fusedTopK(TopKKernel.FP32, null, a.ptr(), ldC, sc.beta().ptr(), u.ptr(), n, hs, c, k, sp, nb, gate0.ptr(), pv,
+                pi, ov, oi);
         int len = Math.toIntExact((long) nb * n * k);
         int[] listI = new int[len];
         float[] listV = new float[len];
@@ -897,7 +885,6 @@ public final class CudaBackend implements Backend {
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
         int V = cfg.vocabSize();
-        float eps = (float) cfg.layerNormEps();
         int nb = group.size();
         Device.Buffer[] L = W.layer(layer);
         Device.Buffer beta = W.beta();
@@ -919,9 +906,6 @@ public final class CudaBackend implements Backend {
 
         int[] sp = splits(rows, nb, V, rowsPerBlock(kernel), tg == null ? WHOLE_BLOCKS_PER_SM : rankBlocksPerSm);
         int splits = sp[0];
-        int splitLen = sp[1];
-        Device.Buffer z = scratch("z", (long) rows * d, Device.Type.F32);
-        Device.Buffer v = scratch("v", (long) rows * d, Device.Type.F32);
         Device.Buffer u = scratch("u", (long) nb * rows * hs, Device.Type.F32);
         Device.Buffer pv = scratch("pv", (long) nb * rows * splits * k, Device.Type.F32);
         Device.Buffer pi = scratch("pi", (long) nb * rows * splits * k, Device.Type.I32);
@@ -936,27 +920,14 @@ public final class CudaBackend implements Backend {
         int[] hostI = new int[hostV.length];
         for (int r0 = 0; r0 < n; r0 += rows) {
             int nr = Math.min(rows, n - r0);
-            layernorm(xd.at((long) r0 * d), z.ptr(), L[0], L[1], nr, d, eps);
-            sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
-            dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128,
-                    v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr, hs, d, eps);
+            headScale(W, L, xd.at((long) r0 * d), nr, nb, colsB, gram, u);
             Device.Ptr floors = null;
             if (tg != null) {
                 dev.launch("hs_target_gate", blocks(nr, 128), nb, 1, 128, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V,
                         tgB.at((long) r0 * tg.width()), tg.width(), gate0.ptr(), null);
                 floors = gate0.ptr();
             }
-            if (tc) {
-                tcTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, V, k, splitLen, splits, nb, floors,
-                        pv.ptr(), pi.ptr());
-            } else {
-                dev.launch("hs_ov_topk", (nr + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256,
-                        a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, splitLen, splits, floors, pv.ptr(), pi.ptr());
-            }
-            if (splits > 1) {
-                dev.launch("hs_topk_merge", blocks((long) nb * nr, 128), 1, 1, 128,
-                        pv.ptr(), pi.ptr(), (long) nb * nr, splits, k, ov.ptr(), oi.ptr());
-            }
+            fusedTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, sp, nb, floors, pv, pi, ov, oi);
             int len = nb * nr * k;
             dev.download(oi, 0, hostI, 0, len);
             dev.download(ov, 0, hostV, 0, len);
@@ -1092,17 +1063,47 @@ public final class CudaBackend implements Backend {
         return new TcInputs(abf, tok, tmax, at, vpad);
     }
 
-    /** The tensor-core top-k; {@code floors} null for the whole top k, else rank.cu's floors ([nb][n]). */
-    private void tcTopK(TopKKernel kernel, TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n,
-            int V, int k, int splitLen, int splits, int nb, Device.Ptr floors, Device.Ptr outVal, Device.Ptr outId) {
+    /**
+     * The fused top-k of {@code nb} heads at {@code n} rows on {@code kernel} (FP32: topk.cu; else
+     * topk_tc.cu from its inputs {@code in}) into pv/pi ({@code [nb][n][splits][k]}), merged into
+     * ov/oi ({@code [nb][n][k]}) when the vocabulary is split ({@code sp}: splits, tokens a split);
+     * {@code floors} null for the whole top k, else rank.cu's floors ({@code [nb][n]}).
+     */
+    private void fusedTopK(TopKKernel kernel, TcInputs in, Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n,
+            int hs, int V, int k, int[] sp, int nb, Device.Ptr floors, Device.Buffer pv, Device.Buffer pi,
+            Device.Buffer ov, Device.Buffer oi) {
+        int splits = sp[0];
+        int splitLen = sp[1];
         if (kernel == TopKKernel.TENSOR_CORES_V1) {
             dev.launch("hs_ov_topk_tc", (n + TC_ROWS - 1) / TC_ROWS, splits, nb, 128, in.abf().ptr(), in.vpad(),
-                    in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, floors, outVal, outId);
-        } else {
+                    in.tok().ptr(), in.tmax().ptr(), a, ldA, beta, u, n, V, k, splitLen, splits, floors, pv.ptr(),
+                    pi.ptr());
+        } else if (kernel == TopKKernel.TENSOR_CORES) {
             dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, splits, nb, 64, in.abf().ptr(), in.vpad(),
-                    in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, floors, outVal,
-                    outId);
+                    in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, floors,
+                    pv.ptr(), pi.ptr());
+        } else {
+            dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a, ldA, beta, u, n, hs, V, k,
+                    splitLen, splits, floors, pv.ptr(), pi.ptr());
         }
+        if (splits > 1) {
+            dev.launch("hs_topk_merge", blocks((long) nb * n, 128), 1, 1, 128, pv.ptr(), pi.ptr(), (long) nb * n, splits,
+                    k, ov.ptr(), oi.ptr());
+        }
+    }
+
+    /** u = v/σ of a group's heads at {@code nr} keyword rows from {@code x}: ln_1, v = z·W_V + b_V, then σ. */
+    private void headScale(DeviceWeights W, Device.Buffer[] L, Device.Ptr x, int nr, int nb, Device.Buffer colsB,
+            Device.Buffer gram, Device.Buffer u) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        float eps = (float) cfg.layerNormEps();
+        Device.Buffer z = scratch("z", (long) nr * d, Device.Type.F32);
+        Device.Buffer v = scratch("v", (long) nr * d, Device.Type.F32);
+        layernorm(x, z.ptr(), L[0], L[1], nr, d, eps);
+        sgemm(z.ptr(), L[2].ptr(), L[3].ptr(), v.ptr(), nr, d, d, d, d, d, false);
+        dev.launch("hs_head_scale", blocks(nr, 128), nb, 1, 128, v.ptr(), d, colsB.ptr(), gram.ptr(), u.ptr(), nr,
+                cfg.headSize(), d, eps);
     }
 
     // ----------------------------------------------------------------- the kernels alone
@@ -1169,22 +1170,11 @@ public final class CudaBackend implements Backend {
                         tgB.ptr(), tg.width(), gate0.ptr(), null);
                 floors = gate0.ptr();
             }
-            if (tensorCores) {
-                TcInputs in = tcPrep(tmp, a.ptr(), ldA, b, V, 1);
-                tcTopK(kernel, in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, V, k, sp[1], splits, 1, floors, pv.ptr(),
-                        pi.ptr());
-            } else {
-                dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, 1, 256,
-                        a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp[1], splits, floors, pv.ptr(), pi.ptr());
-            }
-            Device.Buffer ov = pv;
-            Device.Buffer oi = pi;
-            if (splits > 1) {
-                ov = keep(tmp, dev.alloc((long) n * k, Device.Type.F32));
-                oi = keep(tmp, dev.alloc((long) n * k, Device.Type.I32));
-                dev.launch("hs_topk_merge", blocks(n, 128), 1, 1, 128,
-                        pv.ptr(), pi.ptr(), (long) n, splits, k, ov.ptr(), oi.ptr());
-            }
+            TcInputs in = tensorCores ? tcPrep(tmp, a.ptr(), ldA, b, V, 1) : null;
+            Device.Buffer ov = splits > 1 ? keep(tmp, dev.alloc((long) n * k, Device.Type.F32)) : pv;
+            Device.Buffer oi = splits > 1 ? keep(tmp, dev.alloc((long) n * k, Device.Type.I32)) : pi;
+            fusedTopK(tensorCores ? kernel : TopKKernel.FP32, in, a.ptr(), ldA, b.ptr(), ub.ptr(), n, r, V, k, sp, 1,
+                    floors, pv, pi, ov, oi);
             dev.download(oi, 0, ids, 0, n * k);
             dev.download(ov, 0, vals, 0, n * k);
         } finally {
