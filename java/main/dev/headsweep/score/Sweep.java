@@ -5,6 +5,7 @@ import dev.headsweep.engine.Backend;
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.engine.Progress;
+import dev.headsweep.engine.TargetsInTopK;
 import dev.headsweep.engine.cpu.CpuBackend;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.task.Gpt2Tokenizer;
@@ -130,19 +131,36 @@ public final class Sweep {
         float[] x = be.residualAfterBlock0(weights, prompts, positions, progress);
         long t1 = System.nanoTime();
         int n = rt.keywords().size();
-        if (keepTopK) {
-            HeadTopK top = be.ovTopK(weights, x, n, hs, k, progress);
-            long t2 = System.nanoTime();
-            return new SweepResult(weights.source(), rt, top, relations, t1 - t0, t2 - t1);
+        RowTargets row = rowTargets(rt);
+        HeadTopK top = keepTopK ? be.ovTopK(weights, x, n, hs, k, progress) : null;
+        boolean[][][] in = keepTopK ? null : be.ovTargetsInTopK(weights, x, n, hs, k, row.targets(), progress);
+        long t2 = System.nanoTime();
+        if (top != null) {
+            in = TargetsInTopK.lookUp(top, row.targets());
         }
-        return scoresAlone(be, rt, x, hs, t0, t1);
+        boolean[][][] hits = new boolean[relations.size()][hs.size()][n];
+        for (int r = 0; r < relations.size(); r++) {
+            for (int h = 0; h < hs.size(); h++) {
+                for (int kw = 0; kw < n; kw++) {
+                    for (int at : row.where()[r][kw]) {
+                        hits[r][h][kw] |= in[h][kw][at];
+                    }
+                }
+            }
+        }
+        long t3 = System.nanoTime();
+        return new SweepResult(weights.source(), rt, hs, k, top, relations, hits,
+                new SweepResult.Timings(t1 - t0, t2 - t1, t3 - t2));
     }
 
     /**
-     * The hits without the top-k ids: every keyword's targets of all relations in one list for
-     * {@link Backend#ovTargetsInTopK}, then each relation's hits read back from it.
+     * Every keyword's targets of all relations in one list ({@code targets[kw]}, each id once) and
+     * where each relation's targets stand in it ({@code where[relation][kw][j]}).
      */
-    private SweepResult scoresAlone(Backend be, ResolvedTask rt, float[] x, List<HeadId> hs, long t0, long t1) {
+    private record RowTargets(int[][] targets, int[][][] where) {
+    }
+
+    private RowTargets rowTargets(ResolvedTask rt) {
         int n = rt.keywords().size();
         int[][] rowTargets = new int[n][];
         int[][][] where = new int[relations.size()][n][];
@@ -166,21 +184,7 @@ public final class Sweep {
             }
             rowTargets[kw] = all.stream().mapToInt(Integer::intValue).toArray();
         }
-        boolean[][][] in = be.ovTargetsInTopK(weights, x, n, hs, k, rowTargets, progress);
-        long t2 = System.nanoTime();
-        boolean[][][] hits = new boolean[relations.size()][hs.size()][n];
-        for (int r = 0; r < relations.size(); r++) {
-            for (int h = 0; h < hs.size(); h++) {
-                for (int kw = 0; kw < n; kw++) {
-                    for (int at : where[r][kw]) {
-                        hits[r][h][kw] |= in[h][kw][at];
-                    }
-                }
-            }
-        }
-        long t3 = System.nanoTime();
-        return new SweepResult(weights.source(), rt, hs, k, relations, hits,
-                new SweepResult.Timings(t1 - t0, t2 - t1, t3 - t2));
+        return new RowTargets(rowTargets, where);
     }
 
     private List<HeadId> allHeads() {

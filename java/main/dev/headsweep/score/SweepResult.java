@@ -2,7 +2,6 @@ package dev.headsweep.score;
 
 import dev.headsweep.engine.HeadId;
 import dev.headsweep.engine.HeadTopK;
-import dev.headsweep.engine.TargetsInTopK;
 import dev.headsweep.task.Keyword;
 import dev.headsweep.task.ResolvedTask;
 import java.util.List;
@@ -27,50 +26,20 @@ public final class SweepResult {
     public record Timings(long block0Nanos, long ovTopKNanos, long scoringNanos) {
     }
 
-    /** From the whole top-k: every relation's hits looked up in it. */
-    SweepResult(String model, ResolvedTask task, HeadTopK topK, List<String> relations,
-                long block0Nanos, long ovTopKNanos) {
-        long start = System.nanoTime();
-        this.model = model;
-        this.task = task;
-        this.heads = topK.heads();
-        this.k = topK.k();
-        this.topK = topK;
-        this.relations = List.copyOf(relations);
-        int nk = task.keywords().size();
-        this.hits = new boolean[relations.size()][topK.heads().size()][nk];
-        for (int r = 0; r < relations.size(); r++) {
-            int[][] targets = task.targets(r);
-            for (int h = 0; h < topK.heads().size(); h++) {
-                int[] ids = topK.ids()[h];
-                for (int kw = 0; kw < nk; kw++) {
-                    hits[r][h][kw] = anyAmong(targets[kw], ids, kw * topK.k(), topK.k());
-                }
-            }
-        }
-        this.timings = new Timings(block0Nanos, ovTopKNanos, System.nanoTime() - start);
-    }
-
-    /** From the hits alone ({@code hits[relation][head][keyword]}); no top-k kept. */
-    SweepResult(String model, ResolvedTask task, List<HeadId> heads, int k, List<String> relations,
+    /**
+     * {@code hits[relation][head][keyword]}; {@code topK} the heads' top-k, or null when the sweep
+     * kept the hits alone.
+     */
+    SweepResult(String model, ResolvedTask task, List<HeadId> heads, int k, HeadTopK topK, List<String> relations,
                 boolean[][][] hits, Timings timings) {
         this.model = model;
         this.task = task;
         this.heads = List.copyOf(heads);
         this.k = k;
-        this.topK = null;
+        this.topK = topK;
         this.relations = List.copyOf(relations);
         this.hits = hits;
         this.timings = timings;
-    }
-
-    private static boolean anyAmong(int[] targets, int[] ids, int from, int k) {
-        for (int t : targets) {
-            if (TargetsInTopK.among(t, ids, from, k)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The checkpoint's name or path, as given. */
