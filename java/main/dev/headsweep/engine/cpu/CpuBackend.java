@@ -102,17 +102,31 @@ public final class CpuBackend implements Backend {
     @Override
     public HeadTopK ovTopK(Gpt2Weights w, float[] x, int n, List<HeadId> heads, int k, Progress progress) {
         // With a cache: read A_h from it when it holds the model, else compute and write it.
-        AhCache.Entry cached = cache == null ? null : cachedEntry(w);
-        if (cached != null) {
-            int[][] ids = new int[heads.size()][];
-            float[][] vals = new float[heads.size()][];
-            if (run(w, x, n, heads, progress, cached, null, topKJob(n, k, ids, vals))) {
-                cache.hit(cached, key(w));
-                return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
-            }
-            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
+        int[][] ids = new int[heads.size()][];
+        float[][] vals = new float[heads.size()][];
+        if (fromCache(w, x, n, heads, progress, () -> topKJob(n, k, ids, vals))) {
+            return new HeadTopK(List.copyOf(heads), n, k, ids, vals);
         }
         return computeTopK(w, x, n, heads, k, progress);
+    }
+
+    /**
+     * Runs the job made by {@code job} on every head with A read from the cache, when there is one
+     * and it holds the model; false when there is none, or a head's data was damaged or unreadable
+     * (reported; the entry is dropped, to be recomputed and rewritten).
+     */
+    private boolean fromCache(Gpt2Weights w, float[] x, int n, List<HeadId> heads, Progress progress,
+            java.util.function.Supplier<HeadJob> job) {
+        AhCache.Entry cached = cache == null ? null : cachedEntry(w);
+        if (cached == null) {
+            return false;
+        }
+        if (run(w, x, n, heads, progress, cached, null, job.get())) {
+            cache.hit(cached, key(w));
+            return true;
+        }
+        dropEntry(cached);
+        return false;
     }
 
     /** The heads' top-k with A computed (stage 1), and written to the cache when there is one. */
@@ -154,14 +168,8 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(targets.length + " rows of targets for " + n + " rows");
         }
         boolean[][][] hits = new boolean[heads.size()][][];
-        AhCache.Entry cached = cache == null ? null : cachedEntry(w);
-        if (cached != null) {
-            TargetRankCheck test = rankTest(prepareBias(w), k, targets, false);
-            if (run(w, x, n, heads, progress, cached, null, rankJob(test, n, hits))) {
-                cache.hit(cached, key(w));
-                return hits;
-            }
-            dropEntry(cached); // damaged or unreadable (reported): recompute and rewrite it
+        if (fromCache(w, x, n, heads, progress, () -> rankJob(rankTest(prepareBias(w), k, targets, false), n, hits))) {
+            return hits;
         }
         if (cache != null) {
             return TargetsInTopK.lookUp(computeTopK(w, x, n, heads, k, progress), targets);
