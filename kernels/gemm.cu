@@ -143,6 +143,7 @@ __device__ __forceinline__ float4 hs2_load4(const float* p, bool vec, int n) {
     return v;
 }
 
+// grid (ceil(N/128), ceil(M/128)), block 256 (the layout above).
 extern "C" __global__ void __launch_bounds__(256, 2)
 hs_sgemm2(const float* A, const float* B, const float* bias, float* C, int M, int N, int K, int lda,
           int ldb, int ldc, int transB) {

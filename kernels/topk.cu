@@ -40,7 +40,7 @@
 // A: [nb][hs][ldA] (ldA a multiple of 4, 16-byte aligned rows); beta: [V]; U: [nb][n][hs];
 // out: [nb][n][splits][k]. splitLen: tokens per split, a multiple of 64. hs <= 64.
 // gate0: null for every row's whole top k, else [nb][n] from rank.cu's hs_target_gate: the top k
-// of the tokens hs_admit lets in (headsweep.cuh).
+// of the tokens hs_admit lets in (headsweep.cuh). grid (ceil(n/TK_BR), splits, nb), block 256.
 extern "C" __global__ void __launch_bounds__(256)
 hs_ov_topk(const float* A, int ldA, const float* beta, const float* U, int n, int hs, int V, int k,
            int splitLen, int splits, const float* gate0, float* outVal, int* outId) {

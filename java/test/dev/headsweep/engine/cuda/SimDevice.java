@@ -7,7 +7,9 @@ import dev.headsweep.engine.cpu.TopK;
  * computed by straight loops with the semantics (and, where the kernel promises the CPU's order,
  * the arithmetic order) its .cu file documents. It runs {@link CudaBackend}'s host logic (buffer
  * sizes, offsets, argument order, chunking, out-of-memory splitting) on machines without a GPU;
- * it says nothing about the CUDA code itself (kernels/emu tests that).
+ * it says nothing about the CUDA code itself (kernels/emu tests that). Every launch is first held
+ * to the kernel's signature in kernels/*.cu ({@link KernelSignatures}: argument kinds and types,
+ * alignment, grid and block), which the loops below would not notice.
  *
  * <p>An optional memory limit makes {@link #alloc} throw {@link Device.OutOfMemory} beyond it.
  */
@@ -287,6 +289,7 @@ final class SimDevice implements Device {
 
     @Override
     public void launch(String kernel, int gx, int gy, int gz, int block, Object... a) {
+        KernelSignatures.check(kernel, gx, gy, gz, block, a);  // what a GPU would refuse or misread
         launches++;
         switch (kernel) {
             case "hs_embed" -> {
