@@ -29,7 +29,9 @@
 //   With the targets' rank test (rank.cu: gate0, a floor per row) the gate starts at the floor
 //   instead of NaN, so even the first tile sends only tokens that may beat a target to re-scoring,
 //   and only re-scored tokens above the floor are inserted (headsweep.cuh's hs_admit): the list is
-//   then that of topk.cu given the same floor, bit for bit.
+//   then that of topk.cu given the same floor, bit for bit. rank.cu's hs_gate_seed raises gate0 to
+//   just below a lower bound of the row's k-th value (from a part of the vocabulary), for the whole
+//   top k too: same lists, and the first tile of a split no longer lets everything through.
 //
 // Versions (mma.sync m16n8k16, sm_80 and newer; B fragments straight from global memory (L1/L2)
 // with 16-byte loads, no shared-memory staging):

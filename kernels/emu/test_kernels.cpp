@@ -23,8 +23,10 @@ static void check(bool ok, const std::string& what) {
 }
 
 // ---------- top-k ----------
-// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row
-static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsigned seed, int special, int T = 0) {
+// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row;
+// seedLen > 0: the gates seeded from the top k of seedLen tokens from V/3 on (rank_case.h), same lists
+static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsigned seed, int special, int T = 0,
+                     int seedLen = 0) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> small(-2, 2);
     int ldA = (V + 3) / 4 * 4;
@@ -47,8 +49,16 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
     std::vector<float> pv((size_t)nb * n * splits * k), ov((size_t)nb * n * k);
     std::vector<int> pi(pv.size()), oi(ov.size());
     RankCase rc = rankCase(A, ldA, U, beta, nb, n, hs, V, k, T, seed);
+    std::string seedWhy;
+    std::vector<float> seeded;
+    const float* gates = rc.floors();
+    if (seedLen > 0) {
+        int t0 = V / 3 / 4 * 4;
+        seeded = seededGates(A, ldA, U, beta, nb, n, hs, V, k, rc.floors(), t0, std::min(seedLen, V - t0), seedWhy);
+        gates = seeded.data();
+    }
     emu::launch(hs_ov_topk, dim3((n + TK_BR - 1) / TK_BR, splits, nb), dim3(256), A.data(), ldA,
-                beta.data(), U.data(), n, hs, V, k, splitLen, splits, rc.floors(),
+                beta.data(), U.data(), n, hs, V, k, splitLen, splits, gates,
                 pv.data(), pi.data());
     float* resV = pv.data();
     int* resI = pi.data();
@@ -60,8 +70,9 @@ static void topkCase(int V, int hs, int n, int k, int nb, int splitTiles, unsign
     }
     std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, rc.targets, T, rc.gate0.data(), resI, resV, rc.top.data())
                             : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    why = seedWhy + why;
     bool ok = why.empty();
-    check(ok, std::string(T > 0 ? "rank " : "") + "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)
+    check(ok, std::string(seedLen > 0 ? "seeded " : "") + (T > 0 ? "rank " : "") + "topk V=" + std::to_string(V) + " hs=" + std::to_string(hs) + " n=" + std::to_string(n)
                   + " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splits=" + std::to_string(splits)
                   + " special=" + std::to_string(special) + why);
 }
@@ -376,6 +387,17 @@ int main() {
     topkCase(333, 64, 6, 40, 1, 100, 29, 2, 3);     // +inf, -inf and NaN
     topkCase(150, 1, 3, 20, 1, 1, 31, 0, 2);        // all logits equal
     topkCase(1, 1, 2, 1, 1, 1, 30, 0, 2);           // a one-token vocabulary
+    // gates seeded from the top k of a part of the vocabulary (rank_case.h): the same lists
+    topkCase(613, 7, 33, 5, 2, 1, 51, 0, 0, 128);   // whole top k, splits
+    topkCase(257, 16, 70, 40, 2, 1, 52, 0, 0, 64);  // k above a split
+    topkCase(301, 7, 34, 5, 1, 2, 53, 1, 0, 100);   // -inf and NaN: no seed from a -inf or NaN k-th
+    topkCase(333, 64, 6, 40, 1, 100, 54, 2, 0, 64); // +inf, -inf and NaN
+    topkCase(150, 1, 3, 20, 1, 1, 55, 0, 0, 64);    // all logits equal: the seed is the logit itself
+    topkCase(613, 7, 33, 5, 2, 100, 56, 0, 2, 128); // rank test
+    topkCase(257, 16, 70, 40, 2, 1, 57, 0, 3, 64);
+    topkCase(301, 7, 34, 5, 1, 2, 58, 1, 3, 100);
+    topkCase(150, 1, 3, 20, 1, 1, 59, 0, 2, 64);
+    topkCase(130, 3, 4, 3, 1, 1, 60, 0, 0, 3);      // seed list exactly k long
     gemmCase(70, 130, 33, 0, true, 1);
     gemmCase(65, 64, 17, 1, false, 2);
     gemmCase(1, 5, 200, 1, true, 3);

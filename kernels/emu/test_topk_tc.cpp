@@ -23,8 +23,10 @@ static void check(bool ok, const std::string& what) {
 
 enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
 
-// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row
-static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version, int T = 0) {
+// T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row;
+// seedLen > 0: the gates seeded from the top k of seedLen tokens from V/3 on (rank_case.h), same lists
+static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version, int T = 0,
+                   int seedLen = 0) {
     const int hs = TC_HS;
     std::mt19937 rng(seed);
     std::normal_distribution<float> gauss(0.f, 1.f);
@@ -66,6 +68,13 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     std::vector<int> pi(pv.size(), -7), oi(ov.size());
     RankCase rc = rankCase(A, ldA, U, beta, nb, n, hs, V, k, T, seed);
     const float* g0 = rc.floors();
+    std::string seedWhy;
+    std::vector<float> seeded;
+    if (seedLen > 0) {
+        int t0 = V / 3 / 4 * 4;
+        seeded = seededGates(A, ldA, U, beta, nb, n, hs, V, k, rc.floors(), t0, std::min(seedLen, V - t0), seedWhy);
+        g0 = seeded.data();
+    }
     if (version == 1) {
         int rowsPerBlock = TC_WARPS * TC_WROWS;
         emu::launch(hs_ov_topk_tc, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(128), Abf.data(),
@@ -87,9 +96,10 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     }
     std::string why = T > 0 ? rankMismatch(A, ldA, U, beta, nb, n, hs, V, k, rc.targets, T, rc.gate0.data(), resI, resV, rc.top.data())
                             : topkMismatch(A, ldA, U, beta, nb, n, hs, V, k, resI, resV);
+    why = seedWhy + why;
     bool ok = why.empty();
     const char* names[] = {"gauss", "ints", "special", "near-ties"};
-    check(ok, std::string(T > 0 ? "rank " : "") + (version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
+    check(ok, std::string(seedLen > 0 ? "seeded " : "") + (T > 0 ? "rank " : "") + (version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
                   " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
                   std::to_string(splitLen) + why);
 }
@@ -120,6 +130,15 @@ int main() {
         tcCase(GAUSS, 37, 5, 37, 1, 64, 29, version, 3);
         tcCase(GAUSS, 1000, 300, 5, 1, 1024, 31, version, 2);
         tcCase(INTS, 400, 130, 8, 1, 416, 32, version, 3);
+        // gates seeded from the top k of a part of the vocabulary: the same lists, whole and rank test
+        tcCase(GAUSS, 1000, 300, 5, 1, 1024, 41, version, 0, 128);
+        tcCase(INTS, 400, 130, 8, 1, 96, 42, version, 0, 64);      // ties at the seed's k-th value
+        tcCase(SPECIAL, 150, 20, 5, 1, 64, 43, version, 0, 64);    // ±inf/NaN: k-th -inf or NaN seeds nothing
+        tcCase(NEAR_TIES, 257, 30, 5, 1, 96, 44, version, 0, 64);
+        tcCase(GAUSS, 300, 70, 5, 2, 64, 45, version, 3, 64);
+        tcCase(INTS, 200, 40, 5, 1, 224, 46, version, 3, 64);
+        tcCase(SPECIAL, 150, 20, 5, 1, 160, 47, version, 3, 64);
+        tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 48, version, 2, 64);
     }
     std::printf("topk_tc: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

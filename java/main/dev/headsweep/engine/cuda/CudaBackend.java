@@ -806,6 +806,41 @@ public final class CudaBackend implements Backend {
         return left;
     }
 
+    private int seedTokens = Integer.getInteger("headsweep.cuda.seedTokens", 2048);
+
+    /**
+     * Sets how many tokens (the first ones of the vocabulary) seed the top-k's gates (0: none; for
+     * benchmarks and tests; {@code -Dheadsweep.cuda.seedTokens}).
+     */
+    synchronized void seedTokens(int tokens) {
+        seedTokens = Math.max(0, tokens);
+    }
+
+    /** The tokens that seed the gates for a vocabulary of V, or 0 where seeding is off or would not pay. */
+    private int seedLength(int V, int k) {
+        return seedTokens >= k && 2L * seedTokens <= V ? seedTokens : 0;
+    }
+
+    /**
+     * Seeds the gates of the top-k that follows (rank.cu's hs_gate_seed): the exact top k of the first
+     * {@code len} tokens at each row (topk.cu, the tokens {@code floors} admits), whose k-th value is a
+     * lower bound of the row's k-th over the whole vocabulary, so the top-k kernels start each split
+     * just below it instead of letting every token through its first tiles; same lists, bit for bit.
+     * Writes {@code gate0} ([nb][n]; {@code floors}, null or gate0 itself, is read first) and returns it.
+     */
+    private Device.Ptr seedGates(Device.Ptr a, int ldA, Device.Ptr beta, Device.Ptr u, int n, int hs, int k, int nb,
+            int len, Device.Ptr floors, Device.Buffer gate0) {
+        int[] sp = splits(n, nb, len, TOPK_ROWS, rankBlocksPerSm);
+        Device.Buffer pv = scratch("seed.pv", (long) nb * n * sp[0] * k, Device.Type.F32);
+        Device.Buffer pi = scratch("seed.pi", (long) nb * n * sp[0] * k, Device.Type.I32);
+        Device.Buffer ov = sp[0] > 1 ? scratch("seed.ov", (long) nb * n * k, Device.Type.F32) : pv;
+        Device.Buffer oi = sp[0] > 1 ? scratch("seed.oi", (long) nb * n * k, Device.Type.I32) : pi;
+        fusedTopK(TopKKernel.FP32, null, a, ldA, beta, u, n, hs, len, k, sp, nb, floors, pv, pi, ov, oi);
+        dev.launch("hs_gate_seed", blocks((long) nb * n, 128), 1, 1, 128, floors, ov.ptr(), oi.ptr(), k, (long) nb * n,
+                gate0.ptr());
+        return gate0.ptr();
+    }
+
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */
     int[] splits(int rows, int nb, int vocab) {
         return splits(rows, nb, vocab, TOPK_ROWS, WHOLE_BLOCKS_PER_SM);
@@ -904,7 +939,10 @@ public final class CudaBackend implements Backend {
         Device.Buffer a = f.a();
         TcInputs tci = f.tc();
 
-        int[] sp = splits(rows, nb, V, rowsPerBlock(kernel), tg == null ? WHOLE_BLOCKS_PER_SM : rankBlocksPerSm);
+        int seedLen = seedLength(V, k);
+        // a split costs little when its gates start at a floor or a seed, so more of them fill the waves
+        int[] sp = splits(rows, nb, V, rowsPerBlock(kernel), tg == null && seedLen == 0 ? WHOLE_BLOCKS_PER_SM
+                : rankBlocksPerSm);
         int splits = sp[0];
         Device.Buffer u = scratch("u", (long) nb * rows * hs, Device.Type.F32);
         Device.Buffer pv = scratch("pv", (long) nb * rows * splits * k, Device.Type.F32);
@@ -915,7 +953,7 @@ public final class CudaBackend implements Backend {
             ov = scratch("ov", (long) nb * rows * k, Device.Type.F32);
             oi = scratch("oi", (long) nb * rows * k, Device.Type.I32);
         }
-        Device.Buffer gate0 = tg == null ? null : scratch("gate0", (long) nb * rows, Device.Type.F32);
+        Device.Buffer gate0 = tg == null && seedLen == 0 ? null : scratch("gate0", (long) nb * rows, Device.Type.F32);
         float[] hostV = new float[Math.toIntExact((long) nb * rows * k)];
         int[] hostI = new int[hostV.length];
         for (int r0 = 0; r0 < n; r0 += rows) {
@@ -926,6 +964,9 @@ public final class CudaBackend implements Backend {
                 dev.launch("hs_target_gate", blocks(nr, 128), nb, 1, 128, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V,
                         tgB.at((long) r0 * tg.width()), tg.width(), gate0.ptr(), null);
                 floors = gate0.ptr();
+            }
+            if (seedLen > 0) {
+                floors = seedGates(a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, k, nb, seedLen, floors, gate0);
             }
             fusedTopK(kernel, tci, a.ptr(), ldA, beta.ptr(), u.ptr(), nr, hs, V, k, sp, nb, floors, pv, pi, ov, oi);
             int len = nb * nr * k;

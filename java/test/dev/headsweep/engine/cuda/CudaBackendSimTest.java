@@ -201,6 +201,65 @@ class CudaBackendSimTest {
     }
 
     /**
+     * Gates seeded from the top k of the first tokens (rank.cu's hs_gate_seed) change no list: on
+     * every top-k kernel, the whole top k (ids and values, bit for bit) and the rank test's hits
+     * with seeds of 64 and 1,500 tokens equal those without, rows in one chunk and in chunks of 16.
+     */
+    @Test
+    void seededGatesGiveTheSameListsOnEveryKernel() {
+        var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
+        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, 29),
+                Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        int V = w.config().vocabSize();
+        int k = 5;
+        java.util.Random rnd = new java.util.Random(9);
+        int n = 40;
+        List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(1, 1));
+        CudaBackend ref = Gpus.simulated();
+        ref.seedTokens(0);
+        float[] x = randomKeywordRows(ref, w, n, rnd);
+        dev.headsweep.engine.HeadTopK want = ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
+        int[][] targets = new int[n][];
+        for (int i = 0; i < n; i++) {
+            targets[i] = i % 3 == 0 ? new int[] {want.id(i % 2, i, k - 1), rnd.nextInt(V)}
+                    : new int[] {rnd.nextInt(V), want.id(i % 2, i, rnd.nextInt(k))};
+        }
+        boolean[][][] wantHits = dev.headsweep.engine.TargetsInTopK.lookUp(want, targets);
+        for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
+            for (int seed : new int[] {64, 1500}) {
+                for (int chunk : new int[] {n, 16}) {
+                    String what = kernel + ", seed " + seed + ", chunks of " + chunk;
+                    SimDevice sim = new SimDevice();
+                    CudaBackend b = new CudaBackend(sim);
+                    b.useTopKKernel(kernel);
+                    b.seedTokens(seed);
+                    b.rowsPerChunk(chunk);
+                    dev.headsweep.engine.HeadTopK got = b.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
+                    for (int h = 0; h < heads.size(); h++) {
+                        for (int i = 0; i < n; i++) {
+                            for (int q = 0; q < k; q++) {
+                                assertEquals(want.id(h, i, q), got.id(h, i, q), what + ", head " + h + " row " + i);
+                                assertEquals(Float.floatToRawIntBits(want.logit(h, i, q)),
+                                        Float.floatToRawIntBits(got.logit(h, i, q)), what + ", head " + h + " row " + i);
+                            }
+                        }
+                    }
+                    boolean[][][] hits = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
+                    for (int h = 0; h < heads.size(); h++) {
+                        for (int i = 0; i < n; i++) {
+                            assertArrayEquals(wantHits[h][i], hits[h][i], what + ", head " + h + " row " + i);
+                        }
+                    }
+                    assertTrue(sim.launches("hs_gate_seed") > 0 && sim.seedsRaised > n, what + ": gates seeded "
+                            + sim.seedsRaised + " times");
+                    b.close();
+                }
+            }
+        }
+    }
+
+    /**
      * Repeated sweeps of the same weights and task allocate nothing new on the device (block 0's
      * working buffers, the residual's, the targets' and the OV chain's are kept between sweeps:
      * an allocation and a free cost synchronizations on a GPU), whole top-k and rank test alike,

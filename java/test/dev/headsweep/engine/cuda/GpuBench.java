@@ -161,6 +161,27 @@ public final class GpuBench {
             say("%s, rank test, A_h resident, by the blocks per SM its vocabulary splits aim at:%s", task.name(),
                     sb.substring(0, sb.length() - 1));
         }
+        if (name.equals("auto")) { // the gates' seed (rank.cu's hs_gate_seed), resident (best of 5 each)
+            StringBuilder rank = new StringBuilder();
+            StringBuilder all = new StringBuilder();
+            for (int seed : new int[] {0, 512, 2048, 8192}) {
+                cuda.seedTokens(seed);
+                long best = bestRankRun(cuda, w, task, whole);
+                long bestAll = Long.MAX_VALUE;
+                boolean same = true;
+                for (int run = 0; run < 6; run++) {
+                    SweepResult r = Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).run();
+                    bestAll = run > 0 ? Math.min(bestAll, r.timings().block0Nanos() + r.timings().ovTopKNanos()) : bestAll;
+                    same &= bitwiseDifferences(whole, r)[0] == 0;
+                }
+                ok &= best > 0 && same;
+                rank.append(String.format(Locale.ROOT, " %d: %.2f ms,", seed, Math.abs(best) / 1e6));
+                all.append(String.format(Locale.ROOT, " %d: %.2f ms%s,", seed, bestAll / 1e6, same ? "" : " NOT EXACT"));
+            }
+            cuda.seedTokens(Integer.getInteger("headsweep.cuda.seedTokens", 2048));
+            say("%s, A_h resident, by the tokens that seed the top-k's gates (0: none): rank test%s; whole top-k%s",
+                    task.name(), rank.substring(0, rank.length() - 1), all.substring(0, all.length() - 1));
+        }
         return ok;
     }
 
@@ -302,6 +323,15 @@ public final class GpuBench {
                     vh[0] == 0 ? "identical" : "NOT EXACT");
             vr = null;
             profile(cuda, () -> Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
+            cuda.seedTokens(0);
+            SweepResult vn = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
+            int[] vnb = bitwiseDifferences(v, vn);
+            ok &= vnb[0] == 0;
+            say("vocab on the GPU, default top-k, gates not seeded: %.3f s; against the seeded: %d of %d rows differ (%s)",
+                    (vn.timings().block0Nanos() + vn.timings().ovTopKNanos()) / 1e9, vnb[0], vnb[1],
+                    vnb[0] == 0 ? "bit for bit" : "NOT EXACT");
+            vn = null;
+            cuda.seedTokens(Integer.getInteger("headsweep.cuda.seedTokens", 2048));
             cuda.useTopKKernel(CudaBackend.TopKKernel.FP32);
             SweepResult vf = Sweep.of(w, vocab).relations("copy", "next", "prev").backend(cuda).run();
             double fp32Vocab = (vf.timings().block0Nanos() + vf.timings().ovTopKNanos()) / 1e9;

@@ -19,6 +19,10 @@ final class SimDevice implements Device {
     private long used;
     long peak;
     int launches;
+    /** Rows whose gate hs_gate_seed raised above their floor. */
+    long seedsRaised;
+    /** Launches by kernel name. */
+    private final java.util.Map<String, Integer> byKernel = new java.util.HashMap<>();
     int allocs;
     int outOfMemory;
 
@@ -287,10 +291,16 @@ final class SimDevice implements Device {
         return (Integer) a;
     }
 
+    /** How many times {@code kernel} was launched. */
+    int launches(String kernel) {
+        return byKernel.getOrDefault(kernel, 0);
+    }
+
     @Override
     public void launch(String kernel, int gx, int gy, int gz, int block, Object... a) {
         KernelSignatures.check(kernel, gx, gy, gz, block, a);  // what a GPU would refuse or misread
         launches++;
+        byKernel.merge(kernel, 1, Integer::sum);
         switch (kernel) {
             case "hs_embed" -> {
                 P tok = p(a[0], Type.I32), pos = p(a[1], Type.I32), wte = p(a[2], Type.F32), wpe = p(a[3], Type.F32),
@@ -603,6 +613,21 @@ final class SimDevice implements Device {
                             top.f((long) g * n + row, nan ? Float.NaN : hi);
                         }
                     }
+                }
+            }
+            case "hs_gate_seed" -> {
+                P floor = p(a[0], Type.F32), lv = p(a[1], Type.F32), li = p(a[2], Type.I32), gate0 = p(a[5], Type.F32);
+                int k = in(a[3]);
+                long rows = (Long) a[4];
+                for (long r = 0; r < rows; r++) {
+                    float g = floor == null ? Float.NaN : floor.f(r);
+                    float v = lv.f(r * k + k - 1);
+                    if (li.i(r * k + k - 1) >= 0 && !Float.isNaN(v) && v != Float.NEGATIVE_INFINITY) {
+                        float s = Math.nextDown(v);
+                        seedsRaised += Float.isNaN(g) || s > g ? 1 : 0;
+                        g = Float.isNaN(g) ? s : Math.max(g, s);
+                    }
+                    gate0.f(r, g);
                 }
             }
             case "hs_topk_merge" -> {
