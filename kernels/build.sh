@@ -25,7 +25,7 @@ pids=()
 for src in "$here"/*.cu; do
   name="$(basename "$src" .cu)"
   dst="$out/$name.fatbin"
-  if [ -f "$dst" ] && [ -z "$(find "$src" "$here/headsweep.cuh" -newer "$dst" 2>/dev/null)" ]; then
+  if [ -f "$dst" ] && [ -z "$(find "$src" "$here"/*.cuh -newer "$dst" 2>/dev/null)" ]; then
     continue
   fi
   # --fmad=false: a*b+c rounds twice, as in Java; the kernels write fmaf() where the CPU fuses

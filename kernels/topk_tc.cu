@@ -51,10 +51,7 @@
 // Build: kernels/build.sh. Check: bash kernels/emu/run.sh (host emulator: against a plain fp32
 // sort, incl. ties, ±inf/NaN, adversarial near-ties inside the margin, k above a tile, splits)
 // and, on a GPU, bash bench/gpu-check.sh (against the CPU on every row of every head).
-#include "headsweep.cuh"
-#ifdef HEADSWEEP_EMU
-#include "emu/warp_emu.h"
-#endif
+#include "bf16.cuh"
 
 #define TC_HS 64      // head size
 #define TC_TILE 32    // tokens per step
@@ -63,28 +60,6 @@
 #define TC_C 0.00830078125f          // 2^-7 + 2^-11
 #define TC_CB 3.0517578125e-05f      // 2^-15
 
-__device__ __forceinline__ unsigned hs_bf16_bits(float f) {
-    unsigned u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN stays a (quiet) NaN
-    u += 0x7fffu + ((u >> 16) & 1u);                                 // round to nearest even
-    return u >> 16;
-}
-
-__device__ __forceinline__ unsigned hs_pack_bf16x2(float lo, float hi) {
-    return hs_bf16_bits(lo) | (hs_bf16_bits(hi) << 16);
-}
-
-#ifndef HEADSWEEP_EMU
-__device__ __forceinline__ void hs_mma_bf16_16816(float d[4], const unsigned a[4], unsigned b0, unsigned b1,
-                                                  const float c[4]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%10,%11,%12,%13};\n"
-        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]),
-          "f"(c[3]));
-}
-#endif
 
 // A: [nb·64][ldA] fp32; Abf: [nb][Vpad][32] words; tok: [nb][Vpad] (norm, beta + slack);
 // tmax: [nb][Vpad/32]; At (may be null): [nb][Vpad][64], A token-major in fp32 (for v2's re-scoring).
