@@ -13,3 +13,7 @@ g++ -std=c++20 -O1 -ffp-contract=off -fno-strict-aliasing -pthread -DHEADSWEEP_E
 g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out-tc" "$here/test_topk_tc.cpp"
 "$out-tc"
+# The bf16 tensor-core GEMM and the bf16 packing (its own program: warp_emu.h's emulated mma)
+g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+    -o "$out-gemm-bf16" "$here/test_gemm_bf16.cpp"
+"$out-gemm-bf16"
