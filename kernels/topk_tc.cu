@@ -360,10 +360,15 @@ hs_ov_topk_tc(const unsigned* Abf, int Vpad, const float2* tok, const float2* tm
 #define TC_KS 8
 
 // As hs_ov_topk_tc, plus At (from hs_tc_prep); grid (ceil(n/128), splits, nb), block 64.
+// collectIds non-null (the cold rank test's first pass, CudaBackend.twoPass): no lists; the gates
+// stay at gate0 (never NaN there) and every token whose exact value is above it is appended to its
+// row's list: collectN[g·n + r] counts them (atomically, across splits; the caller zeroes it), the
+// first cap land in collectIds[(g·n + r)·cap ..], in no particular order; k must be 0, outVal and
+// outId may be null.
 extern "C" __global__ void __launch_bounds__(64, 4)
 hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* tmax, const float* At,
                const float* beta, const float* U, int n, int V, int k, int splitLen, int splits, const float* gate0,
-               float* outVal, int* outId) {
+               float* outVal, int* outId, int* collectN, int* collectIds, int cap) {
     __shared__ int candT[TC2_WARPS][TC_WROWS][TC_TILE];
     __shared__ float candV[TC2_WARPS][TC_WROWS][TC_TILE];
     __shared__ int candN[TC2_WARPS][TC_WROWS];
@@ -490,6 +495,17 @@ hs_ov_topk_tc2(const unsigned* Abf, int Vpad, const float2* tok, const float2* t
             const int cnt = candN[warp][rr];
             if (cnt == 0) continue;
             const int r = row0 + rr;
+            if (collectIds) {  // first pass: append, the gate stays at the floor
+                const float g0 = floorS[warp][rr];
+                const long row = (long)g * n + r;
+                for (int c = 0; c < cnt; c++) {
+                    if (!hs_admit(candV[warp][rr][c], g0)) continue;
+                    const int slot = atomicAdd(collectN + row, 1);
+                    if (slot < cap) collectIds[row * cap + slot] = candT[warp][rr][c];
+                }
+                candN[warp][rr] = 0;
+                continue;
+            }
             float* LV;
             int* LI;
             if (small) {

@@ -17,3 +17,8 @@ g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
 g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
     -o "$out-gemm-bf16" "$here/test_gemm_bf16.cpp"
 "$out-gemm-bf16"
+# The cold rank test's pieces: the bf16 split, the bound B1 (against |X - X^| of random and
+# adversarial heads) and the union of collected tokens
+g++ -std=c++20 -O1 -ffp-contract=off -pthread -DHEADSWEEP_EMU -I"$here/.." \
+    -o "$out-twopass" "$here/test_twopass.cpp"
+"$out-twopass"

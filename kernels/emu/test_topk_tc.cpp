@@ -23,6 +23,27 @@ static void check(bool ok, const std::string& what) {
 
 enum Kind { GAUSS, INTS, SPECIAL, NEAR_TIES };
 
+// A batch of nb random heads: A ([nb·64][ldA], zero past V), U ([nb][n][64]) and beta, gaussian or
+// small integers (exact ties everywhere).
+struct TcProblem {
+    int ldA, Vpad;
+    std::vector<float> A, U, beta;
+};
+static TcProblem tcProblem(bool ints, int V, int n, int nb, std::mt19937& rng) {
+    std::normal_distribution<float> gauss(0.f, 1.f);
+    std::uniform_int_distribution<int> small(-2, 2);
+    TcProblem p{(V + 3) / 4 * 4, (V + TC_TILE - 1) / TC_TILE * TC_TILE, {}, {}, {}};
+    p.A.assign((size_t)nb * TC_HS * p.ldA, 0.f);
+    p.U.resize((size_t)nb * n * TC_HS);
+    p.beta.resize(V);
+    for (int g = 0; g < nb; g++)
+        for (int j = 0; j < TC_HS; j++)
+            for (int t = 0; t < V; t++) p.A[((size_t)g * TC_HS + j) * p.ldA + t] = ints ? (float)small(rng) : gauss(rng);
+    for (auto& u : p.U) u = ints ? (float)small(rng) : gauss(rng);
+    for (auto& b : p.beta) b = ints ? (float)small(rng) * 0.5f : gauss(rng) * 0.1f;
+    return p;
+}
+
 // T > 0: the targets' rank test (rank.cu's floors, then the top k above them), T targets a row;
 // seedLen > 0: the gates seeded from the top k of seedLen tokens from V/3 on (rank_case.h), same lists
 static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigned seed, int version, int T = 0,
@@ -30,16 +51,9 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     const int hs = TC_HS;
     std::mt19937 rng(seed);
     std::normal_distribution<float> gauss(0.f, 1.f);
-    std::uniform_int_distribution<int> small(-2, 2);
-    int ldA = (V + 3) / 4 * 4;
-    int Vpad = (V + TC_TILE - 1) / TC_TILE * TC_TILE;
-    std::vector<float> A((size_t)nb * hs * ldA, 0.f), U((size_t)nb * n * hs), beta(V);
-    for (int g = 0; g < nb; g++)
-        for (int j = 0; j < hs; j++)
-            for (int t = 0; t < V; t++)
-                A[((size_t)g * hs + j) * ldA + t] = kind == INTS ? (float)small(rng) : gauss(rng);
-    for (auto& u : U) u = kind == INTS ? (float)small(rng) : gauss(rng);
-    for (auto& b : beta) b = kind == INTS ? (float)small(rng) * 0.5f : gauss(rng) * 0.1f;
+    TcProblem pr = tcProblem(kind == INTS, V, n, nb, rng);
+    const int ldA = pr.ldA, Vpad = pr.Vpad;
+    std::vector<float>&A = pr.A, &U = pr.U, &beta = pr.beta;
     if (kind == SPECIAL)
         for (int t = 0; t < V; t++) {
             int x = rng() % 8;
@@ -84,7 +98,7 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
         int rowsPerBlock = TC2_WARPS * TC_WROWS;
         emu::launch(hs_ov_topk_tc2, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(64), Abf.data(),
                     Vpad, tok.data(), tmax.data(), At.data(), beta.data(), U.data(), n, V, k, splitLen, splits,
-                    g0, pv.data(), pi.data());
+                    g0, pv.data(), pi.data(), (int*)nullptr, (int*)nullptr, 0);
     }
     float* resV = pv.data();
     int* resI = pi.data();
@@ -102,6 +116,68 @@ static void tcCase(Kind kind, int V, int n, int k, int nb, int splitLen, unsigne
     check(ok, std::string(seedLen > 0 ? "seeded " : "") + (T > 0 ? "rank " : "") + (version == 1 ? "topk_tc " : "topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" + std::to_string(n) +
                   " k=" + std::to_string(k) + " heads=" + std::to_string(nb) + " splitLen=" +
                   std::to_string(splitLen) + why);
+}
+
+// hs_ov_topk_tc2 collecting (the cold rank test's first pass): every token whose exact value is
+// above the row's gate, appended to its row (any order, the first cap kept, all counted), the gates
+// here a random value around each row's (k·3)-th logit, some +inf (nothing) and some -inf (all).
+static void collectCase(Kind kind, int V, int n, int nb, int splitLen, int cap, unsigned seed) {
+    const int hs = TC_HS;
+    std::mt19937 rng(seed);
+    TcProblem pr = tcProblem(kind == INTS, V, n, nb, rng);
+    const int ldA = pr.ldA, Vpad = pr.Vpad;
+    std::vector<float>&A = pr.A, &U = pr.U, &beta = pr.beta;
+    std::vector<unsigned> Abf((size_t)nb * Vpad * 32);
+    std::vector<float2> tok((size_t)nb * Vpad), tmax((size_t)nb * Vpad / TC_TILE);
+    std::vector<float> At((size_t)nb * Vpad * hs);
+    emu::launch(hs_tc_prep, dim3((Vpad / TC_TILE + 3) / 4, nb), dim3(128), A.data(), ldA, beta.data(), V, Vpad, Abf.data(),
+                tok.data(), tmax.data(), At.data());
+    std::vector<float> gate((size_t)nb * n);
+    std::vector<std::vector<float>> lgs;
+    for (int g = 0; g < nb; g++)
+        for (int i = 0; i < n; i++) {
+            std::vector<float> lg = rowLogits(A, ldA, U, beta, n, hs, V, g, i);
+            std::vector<float> sorted = lg;
+            std::sort(sorted.begin(), sorted.end(), [](float a, float b) { return a > b; });
+            int at = std::min(V - 1, (int)(rng() % (3 * 5)));
+            float gv = sorted[at];
+            if (i % 7 == 3) gv = INFINITY;
+            else if (i % 11 == 5) gv = -INFINITY;
+            else if (i % 2 == 0) gv = std::nextafter(gv, -INFINITY);  // ties at the gate: equal values pass
+            gate[(size_t)g * n + i] = gv;
+            lgs.push_back(lg);
+        }
+    int splits = (V + splitLen - 1) / splitLen;
+    std::vector<int> cnt((size_t)nb * n, 0), ids((size_t)nb * n * cap, -5);
+    int rowsPerBlock = TC2_WARPS * TC_WROWS;
+    emu::launch(hs_ov_topk_tc2, dim3((n + rowsPerBlock - 1) / rowsPerBlock, splits, nb), dim3(64), Abf.data(), Vpad,
+                tok.data(), tmax.data(), At.data(), beta.data(), U.data(), n, V, 0, splitLen, splits, gate.data(),
+                (float*)nullptr, (int*)nullptr, cnt.data(), ids.data(), cap);
+    std::string why;
+    for (int g = 0; g < nb && why.empty(); g++)
+        for (int i = 0; i < n && why.empty(); i++) {
+            size_t row = (size_t)g * n + i;
+            const std::vector<float>& lg = lgs[row];
+            std::vector<int> want;
+            for (int t = 0; t < V; t++)
+                if (lg[t] > gate[row]) want.push_back(t);
+            std::vector<int> got(ids.begin() + row * cap, ids.begin() + row * cap + std::min(cnt[row], cap));
+            std::sort(got.begin(), got.end());
+            bool ok = cnt[row] == (int)want.size();
+            if (ok && (int)want.size() <= cap) ok = got == want;
+            if (ok && (int)want.size() > cap) {  // the first cap: distinct members of want
+                ok = std::adjacent_find(got.begin(), got.end()) == got.end();
+                for (int t : got) ok &= std::binary_search(want.begin(), want.end(), t);
+            }
+            for (size_t s = std::min(cnt[row], cap); ok && s < (size_t)cap; s++) ok = ids[row * cap + s] == -5;
+            if (!ok)
+                why = " head " + std::to_string(g) + " row " + std::to_string(i) + ": " + std::to_string(cnt[row]) +
+                      " collected, want " + std::to_string(want.size());
+        }
+    const char* names[] = {"gauss", "ints", "special", "near-ties"};
+    check(why.empty(), std::string("collect topk_tc2 ") + names[kind] + " V=" + std::to_string(V) + " n=" +
+                           std::to_string(n) + " heads=" + std::to_string(nb) + " splitLen=" + std::to_string(splitLen) +
+                           " cap=" + std::to_string(cap) + why);
 }
 
 int main() {
@@ -140,6 +216,10 @@ int main() {
         tcCase(SPECIAL, 150, 20, 5, 1, 160, 47, version, 3, 64);
         tcCase(NEAR_TIES, 257, 30, 12, 1, 96, 48, version, 2, 64);
     }
+    collectCase(GAUSS, 1000, 300, 1, 1024, 64, 61);   // several warps, one split
+    collectCase(GAUSS, 301, 70, 2, 64, 32, 62);       // splits (atomics across blocks), two heads
+    collectCase(INTS, 400, 130, 1, 96, 400, 63);      // ties at the gate; cap = V: all kept
+    collectCase(INTS, 200, 40, 1, 64, 3, 64);         // overflow: counted, the first cap kept
     std::printf("topk_tc: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -61,6 +61,10 @@ public final class CudaBackend implements Backend {
     static final int TC_ROWS = 256;
     /** Rows per block of the second tensor-core version (TC2_WARPS·TC_WROWS). */
     static final int TC2_ROWS = 128;
+    /** gemm_bf16.cu's block tile (rows of M, tokens) and threads a block. */
+    static final int GEMM_BF16_BM = 128;
+    static final int GEMM_BF16_BN = 128;
+    static final int GEMM_BF16_THREADS = 256;
     static final int TC_TILE = 32;
     /** The head size the tensor-core top-k is written for. */
     static final int TC_HEAD_SIZE = 64;
@@ -228,6 +232,63 @@ public final class CudaBackend implements Backend {
             return beta;
         }
 
+        Device.Buffer packedE;
+        /** maxE, maxEl, max|β| (rounded up) for the two-pass; empty when the embedding does not allow it. */
+        float[] twoPassScalars;
+
+        /** The token embedding in bf16, two a word ([V][d/2]; gemm_bf16.cu's B), made on first use. */
+        Device.Buffer packedE() {
+            if (packedE == null) {
+                var cfg = w.config();
+                long pairs = (long) cfg.vocabSize() * cfg.nEmbd() / 2;
+                Device.Buffer b = dev.alloc(pairs, Device.Type.I32);
+                owned.add(b);
+                dev.launch("hs_pack_bf16", blocks(pairs, 256), 1, 1, 256, wte().ptr(), pairs, b.ptr());
+                packedE = b;
+            }
+            return packedE;
+        }
+
+        /**
+         * The embedding's largest ‖E_t‖₂, ‖E_t − bf16(E_t)‖₂ and |β_t|, each rounded up to a float
+         * (twopass.cu's hs_row_bound), or an empty array where an entry of E is above 2¹⁶ or anything
+         * is not finite (then every group takes the exact path).
+         */
+        float[] twoPassScalars() {
+            if (twoPassScalars == null) {
+                var cfg = w.config();
+                int V = cfg.vocabSize();
+                int d = cfg.nEmbd();
+                float[] e = w.wte();
+                double maxE = 0;
+                double maxEl = 0;
+                boolean ok = true;
+                for (int t = 0; t < V && ok; t++) {
+                    double s = 0;
+                    double sl = 0;
+                    for (int i = 0; i < d; i++) {
+                        float x = e[t * d + i];
+                        ok &= Math.abs(x) <= 0x1p16f;  // also false for NaN
+                        double l = (double) x - Float.intBitsToFloat(bf16Bits(x) << 16);
+                        s += (double) x * x;
+                        sl += l * l;
+                    }
+                    maxE = Math.max(maxE, Math.sqrt(s));
+                    maxEl = Math.max(maxEl, Math.sqrt(sl));
+                }
+                float[] b = new float[V];
+                dev.download(beta(), 0, b, 0, V);
+                double maxB = 0;
+                for (float x : b) {
+                    ok &= Math.abs(x) <= 3e38f;
+                    maxB = Math.max(maxB, Math.abs(x));
+                }
+                twoPassScalars = ok ? new float[] {roundUp(maxE * (1 + 1e-12)), roundUp(maxEl * (1 + 1e-12)), roundUp(maxB)}
+                        : new float[0];
+            }
+            return twoPassScalars;
+        }
+
         /** ln_1 weight and bias, W_V, b_V, W_O (c_proj) of layer l. */
         Device.Buffer[] layer(int l) {
             return layers.computeIfAbsent(l, ll -> {
@@ -255,6 +316,8 @@ public final class CudaBackend implements Backend {
             factors.clear();
             screened.clear();
             factorBytes = 0;
+            packedE = null;
+            twoPassScalars = null;
         }
 
         void dropFactors() {
@@ -291,6 +354,22 @@ public final class CudaBackend implements Backend {
         }
         lastResidualDev = null;
         lastResidual = null;
+    }
+
+    /** fp32 → bf16 bits, to nearest even, a NaN kept a NaN (bf16.cuh's hs_bf16_bits). */
+    static int bf16Bits(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (u >>> 16) | 0x40;
+        }
+        u += 0x7fff + ((u >>> 16) & 1);
+        return u >>> 16;
+    }
+
+    /** The float nearest x from above (x itself when it is one). */
+    private static float roundUp(double x) {
+        float f = (float) x;
+        return f < x ? Math.nextUp(f) : f;
     }
 
     static int blocks(long items, int perBlock) {
@@ -440,6 +519,11 @@ public final class CudaBackend implements Backend {
         return dst;
     }
 
+    private Device.Buffer upload(Device.Buffer dst, float[] data) {
+        dev.upload(dst, 0, data, 0, data.length);
+        return dst;
+    }
+
     /**
      * A working buffer kept between groups and sweeps (allocating and freeing per group costs
      * synchronizations): the one named {@code name} when it is large enough, else a new one.
@@ -571,12 +655,16 @@ public final class CudaBackend implements Backend {
                         List<Integer> sub = idx.subList(at, at + nb);
                         List<Integer> run = sub;
                         if (sc != null && n <= rowsPerChunk && sc.count() > 4 * k && screenPays(W, e.getKey(), sub, heads)) {
-                            run = screenGroup(W, e.getKey(), xd, n, sub, heads, k, sc);
+                            ScreenResult sr = screenGroup(W, e.getKey(), xd, n, sub, heads, k, sc);
+                            run = sr.left();
                             for (int hi : sub) {
                                 if (!run.contains(hi)) { // no row can hit: its list stays empty
                                     java.util.Arrays.fill(ids[hi], -1);
                                     java.util.Arrays.fill(vals[hi], Float.NaN);
                                 }
+                            }
+                            if (!run.isEmpty() && twoPassFits(W)) {
+                                run = twoPass(W, e.getKey(), xd, n, sub, run, heads, k, sr.gates(), ids, vals);
                             }
                         }
                         if (!run.isEmpty()) {
@@ -748,10 +836,16 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * The screen of one group of heads (all n rows in one chunk): the heads of {@code group} that
-     * may have a hit, in order.
+     * What a screen leaves of a group: the heads that may have a hit, in order, and per head of the
+     * group and row ({@code [g·n + i]}) the exact gate a top-k after it may start from: +inf where
+     * the row cannot hit (or has no target), else its floor raised by the screen's k-th value as
+     * rank.cu's hs_gate_seed raises it (NaN where the floor is NaN and the screen gives no seed).
      */
-    private List<Integer> screenGroup(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group,
+    private record ScreenResult(List<Integer> left, float[] gates) {
+    }
+
+    /** The screen of one group of heads (all n rows in one chunk). */
+    private ScreenResult screenGroup(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group,
             List<HeadId> heads, int k, Screen sc) {
         var cfg = W.w.config();
         int d = cfg.nEmbd();
@@ -786,24 +880,37 @@ public final class CudaBackend implements Backend {
         int[] listI = new int[len];
         float[] listV = new float[len];
         float[] best = new float[nb * n];
+        float[] gates = new float[nb * n];
         dev.download(oi, 0, listI, 0, len);
         dev.download(ov, 0, listV, 0, len);
         dev.download(top, 0, best, 0, nb * n);
+        dev.download(gate0, 0, gates, 0, nb * n);
         List<Integer> left = new ArrayList<>();
         for (int g = 0; g < nb; g++) {
+            boolean any = false;
             for (int i = 0; i < n; i++) {
                 int kth = (g * n + i) * k + k - 1;
                 // k tokens strictly above every target's logit (a NaN target never passes)
                 boolean out = sc.noTargets()[i] || (listI[kth] >= 0 && listV[kth] > best[g * n + i]);
-                if (!out) {
-                    left.add(group.get(g));
-                    break;
-                }
+                any |= !out;
+                gates[g * n + i] = out ? Float.POSITIVE_INFINITY : seeded(gates[g * n + i], listI[kth], listV[kth]);
+            }
+            if (any) {
+                left.add(group.get(g));
             }
         }
         screenedHeads += nb;
         retiredHeads += nb - left.size();
-        return left;
+        return new ScreenResult(left, gates);
+    }
+
+    /** rank.cu's hs_gate_seed for one row: the floor raised to just below a list's k-th (id, value). */
+    private static float seeded(float floor, int kthId, float kth) {
+        if (kthId < 0 || Float.isNaN(kth) || kth == Float.NEGATIVE_INFINITY) {
+            return floor;
+        }
+        float s = Math.nextDown(kth);
+        return Float.isNaN(floor) ? s : Math.max(floor, s);
     }
 
     private int seedTokens = Integer.getInteger("headsweep.cuda.seedTokens", 2048);
@@ -839,6 +946,187 @@ public final class CudaBackend implements Backend {
         dev.launch("hs_gate_seed", blocks((long) nb * n, 128), 1, 1, 128, floors, ov.ptr(), oi.ptr(), k, (long) nb * n,
                 gate0.ptr());
         return gate0.ptr();
+    }
+
+    // ------------------------------------------------- the cold rank test on tensor cores (twopass.cu)
+
+    /**
+     * Whether a screened group's survivors take the two-pass path (twopass.cu) instead of their
+     * fp32 A_h: on by default where the tensor-core top-k runs ({@code -Dheadsweep.cuda.twoPass=false}
+     * turns it off), the model width a multiple of 16 and the embedding within twopass.cu's bounds.
+     */
+    private boolean twoPass = !"false".equals(System.getProperty("headsweep.cuda.twoPass"));
+    /** Tokens a row may collect in the first pass before it takes the exact path instead. */
+    private int twoPassCap = Integer.getInteger("headsweep.cuda.twoPassCap", 128);
+    /** Heads the two-pass answered and heads it sent to the exact path, since construction (for benchmarks). */
+    long twoPassHeads;
+    long twoPassFallbacks;
+    /** Exact columns the two-pass computed (the union of its groups' candidates), since construction. */
+    long twoPassColumns;
+
+    /** Turns the two-pass on or off (for benchmarks and tests). */
+    public synchronized void useTwoPass(boolean on) {
+        twoPass = on;
+    }
+
+    /** Sets how many tokens a row may collect in the two-pass's first pass (for tests). */
+    synchronized void twoPassCap(int cap) {
+        twoPassCap = Math.max(1, cap);
+    }
+
+    private boolean twoPassFits(DeviceWeights W) {
+        var cfg = W.w.config();
+        return twoPass && kernelFor(cfg.headSize()) == TopKKernel.TENSOR_CORES && cfg.nEmbd() % 16 == 0
+                && W.twoPassScalars().length == 3;
+    }
+
+    /**
+     * The rank test of the screened heads {@code run} of {@code group} without their fp32 A_h
+     * (twopass.cu): Â = bf16(M)·bf16(E)ᵀ on tensor cores, each row's exact gate ({@code gates},
+     * {@code [g·n + i]} over the group, from the screen) lowered by the bound B1 on |X − X̂|, the
+     * tokens whose X̂ is above it collected by hs_ov_topk_tc2, and the exact top k over the union of
+     * the group's collected tokens (their exact A columns: hs_sgemm2 on the gathered embedding rows,
+     * A_h's bits). Writes the lists of the heads it answers; returns the heads that need the exact
+     * path (a row with no finite gate, no finite B1, or more than {@link #twoPassCap} tokens).
+     */
+    private List<Integer> twoPass(DeviceWeights W, int layer, Device.Buffer xd, int n, List<Integer> group,
+            List<Integer> run, List<HeadId> heads, int k, float[] gates, int[][] ids, float[][] vals) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        int V = cfg.vocabSize();
+        int nb = run.size();
+        int rowsA = nb * hs;
+        int cap = twoPassCap;
+        float[] sc = W.twoPassScalars();
+        Device.Buffer[] L = W.layer(layer);
+        int[] cols = firstColumns(run, heads, hs);
+        // the survivors' M (centred), Gram matrix and u, as the exact path has them
+        Device.Buffer m = scratch("tp.m", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer gram = scratch("tp.gram", (long) nb * hs * hs, Device.Type.F64);
+        centerAndGram(W, layer, headRows(cols, hs), nb, m, gram);
+        Device.Buffer colsB = upload(scratch("tp.cols", nb, Device.Type.I32), cols);
+        Device.Buffer u = scratch("tp.u", (long) nb * n * hs, Device.Type.F32);
+        headScale(W, L, xd.ptr(), n, nb, colsB, gram, u);
+        // B1 per row from the Gram matrices of Ml, Mh and |M|
+        long cm = (long) rowsA * d;
+        Device.Buffer mh = scratch("tp.mh", cm, Device.Type.F32);
+        Device.Buffer ml = scratch("tp.ml", cm, Device.Type.F32);
+        Device.Buffer ma = scratch("tp.ma", cm, Device.Type.F32);
+        dev.launch("hs_bf16_split", blocks(cm, 256), 1, 1, 256, m.ptr(), cm, mh.ptr(), ml.ptr(), ma.ptr());
+        Device.Buffer[] grams = new Device.Buffer[3];
+        Device.Buffer[] parts = {ml, mh, ma};
+        for (int q = 0; q < 3; q++) {
+            grams[q] = scratch("tp.gram" + q, (long) nb * hs * hs, Device.Type.F64);
+            dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, parts[q].ptr(), grams[q].ptr(), hs, d);
+        }
+        Device.Buffer b1 = scratch("tp.b1", (long) nb * n, Device.Type.F32);
+        dev.launch("hs_row_bound", blocks(n, 128), nb, 1, 128, u.ptr(), n, hs, grams[0].ptr(), grams[1].ptr(),
+                grams[2].ptr(), sc[0], sc[1], sc[2], b1.ptr());
+        float[] bound = new float[nb * n];
+        dev.download(b1, 0, bound, 0, nb * n);
+        // each row's exact gate (the survivors' rows of the screen's), and the first pass's below it
+        float[] exact = new float[nb * n];
+        float[] first = new float[nb * n];
+        boolean[] needsExact = new boolean[nb];
+        for (int g = 0; g < nb; g++) {
+            int gi = group.indexOf(run.get(g));
+            for (int i = 0; i < n; i++) {
+                float ge = gates[gi * n + i];
+                float b = bound[g * n + i];
+                exact[g * n + i] = ge;
+                if (ge == Float.POSITIVE_INFINITY) {
+                    first[g * n + i] = ge;  // no hit possible: nothing to collect
+                } else if (Float.isNaN(ge) || !(b < Float.POSITIVE_INFINITY) || ge == Float.NEGATIVE_INFINITY) {
+                    needsExact[g] = true;
+                    first[g * n + i] = Float.POSITIVE_INFINITY;
+                } else {
+                    double lo = (double) ge - b;  // exact in double; then the float at or below it
+                    float f = (float) lo;
+                    first[g * n + i] = f > lo ? Math.nextDown(f) : f;
+                }
+            }
+        }
+        Device.Buffer g1 = upload(scratch("tp.g1", (long) nb * n, Device.Type.F32), first);
+        // Â on tensor cores, its bf16 copy and token-major fp32 copy, the first pass
+        int ldA = (V + 3) / 4 * 4;
+        Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
+        dev.launch("hs_gemm_bf16", (V + GEMM_BF16_BN - 1) / GEMM_BF16_BN, (rowsA + GEMM_BF16_BM - 1) / GEMM_BF16_BM, 1,
+                GEMM_BF16_THREADS, mh.ptr(), d, W.packedE().ptr(), d / 2, a.ptr(), ldA, rowsA, V, d);
+        TcInputs tci = tcPrep(null, a.ptr(), ldA, W.beta(), V, nb);
+        Device.Buffer count = scratch("tp.count", (long) nb * n, Device.Type.I32);
+        Device.Buffer got = scratch("tp.ids", (long) nb * n * cap, Device.Type.I32);
+        dev.launch("hs_zero", blocks((long) nb * n, 256), 1, 1, 256, count.ptr(), (long) nb * n);
+        int[] sp = splits(n, nb, V, TC2_ROWS, rankBlocksPerSm);
+        dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, sp[0], nb, 64, tci.abf().ptr(), tci.vpad(),
+                tci.tok().ptr(), tci.tmax().ptr(), tci.at().ptr(), W.beta().ptr(), u.ptr(), n, V, 0, sp[1], sp[0],
+                g1.ptr(), null, null, count.ptr(), got.ptr(), cap);
+        int[] counts = new int[nb * n];
+        dev.download(count, 0, counts, 0, nb * n);
+        for (int g = 0; g < nb; g++) {
+            for (int i = 0; i < n; i++) {
+                needsExact[g] |= counts[g * n + i] > cap;
+            }
+        }
+        // the union of the collected tokens, in increasing id
+        Device.Buffer mask = scratch("tp.mask", V, Device.Type.I32);
+        Device.Buffer union = scratch("tp.union", V + 1L, Device.Type.I32);
+        dev.launch("hs_zero", blocks(V, 256), 1, 1, 256, mask.ptr(), (long) V);
+        dev.launch("hs_tp_mark", blocks((long) nb * n, 128), 1, 1, 128, count.ptr(), got.ptr(), cap, (long) nb * n,
+                mask.ptr());
+        dev.launch("hs_tp_compact", 1, 1, 1, 1024, mask.ptr(), V, union.at(1), union.ptr());
+        int[] total = new int[1];
+        dev.download(union, 0, total, 0, 1);
+        int c = total[0];
+        twoPassColumns += c;
+        int[] tokens = new int[c];
+        dev.download(union, 1, tokens, 0, c);
+        // the exact top k over the union (rows of heads that need the exact path collect nothing there)
+        int[] listI = new int[nb * n * k];
+        float[] listV = new float[nb * n * k];
+        java.util.Arrays.fill(listI, -1);
+        java.util.Arrays.fill(listV, Float.NaN);
+        if (c > 0) {
+            for (int g = 0; g < nb; g++) {
+                if (needsExact[g]) {
+                    java.util.Arrays.fill(exact, g * n, g * n + n, Float.POSITIVE_INFINITY);
+                }
+            }
+            int ldC = (c + 3) / 4 * 4;
+            Device.Buffer e1 = scratch("tp.e", (long) c * d, Device.Type.F32);
+            Device.Buffer beta1 = scratch("tp.beta", c, Device.Type.F32);
+            Device.Ptr cPtr = union.at(1);
+            dev.launch("hs_gather", blocks((long) c * d, 256), 1, 1, 256, W.wte().ptr(), cPtr, e1.ptr(), c, d);
+            dev.launch("hs_gather", blocks(c, 256), 1, 1, 256, W.beta().ptr(), cPtr, beta1.ptr(), c, 1);
+            Device.Buffer a1 = scratch("tp.a", (long) rowsA * ldC, Device.Type.F32);
+            sgemm(m.ptr(), e1.ptr(), null, a1.ptr(), rowsA, c, d, d, d, ldC, true);
+            Device.Buffer gate = upload(scratch("tp.gate", (long) nb * n, Device.Type.F32), exact);
+            int[] sp2 = splits(n, nb, c, TOPK_ROWS, rankBlocksPerSm);
+            Device.Buffer pv = scratch("tp.pv", (long) nb * n * sp2[0] * k, Device.Type.F32);
+            Device.Buffer pi = scratch("tp.pi", (long) nb * n * sp2[0] * k, Device.Type.I32);
+            Device.Buffer ov = sp2[0] > 1 ? scratch("tp.ov", (long) nb * n * k, Device.Type.F32) : pv;
+            Device.Buffer oi = sp2[0] > 1 ? scratch("tp.oi", (long) nb * n * k, Device.Type.I32) : pi;
+            fusedTopK(TopKKernel.FP32, null, a1.ptr(), ldC, beta1.ptr(), u.ptr(), n, hs, c, k, sp2, nb, gate.ptr(), pv,
+                    pi, ov, oi);
+            dev.download(oi, 0, listI, 0, nb * n * k);
+            dev.download(ov, 0, listV, 0, nb * n * k);
+        }
+        List<Integer> rest = new ArrayList<>();
+        for (int g = 0; g < nb; g++) {
+            int hi = run.get(g);
+            if (needsExact[g]) {
+                rest.add(hi);
+                continue;
+            }
+            for (int q = 0; q < n * k; q++) {
+                int pos = listI[g * n * k + q];
+                ids[hi][q] = pos < 0 ? -1 : tokens[pos];
+                vals[hi][q] = listV[g * n * k + q];
+            }
+        }
+        twoPassHeads += nb - rest.size();
+        twoPassFallbacks += rest.size();
+        return rest;
     }
 
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */
@@ -1122,7 +1410,7 @@ public final class CudaBackend implements Backend {
         } else if (kernel == TopKKernel.TENSOR_CORES) {
             dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, splits, nb, 64, in.abf().ptr(), in.vpad(),
                     in.tok().ptr(), in.tmax().ptr(), in.at().ptr(), beta, u, n, V, k, splitLen, splits, floors,
-                    pv.ptr(), pi.ptr());
+                    pv.ptr(), pi.ptr(), null, null, 0);
         } else {
             dev.launch("hs_ov_topk", (n + TOPK_ROWS - 1) / TOPK_ROWS, splits, nb, 256, a, ldA, beta, u, n, hs, V, k,
                     splitLen, splits, floors, pv.ptr(), pi.ptr());

@@ -23,7 +23,8 @@ import java.util.List;
  */
 public final class CudaSupport {
     /** The kernel images the jar carries, one per kernels/*.cu. */
-    static final List<String> IMAGES = List.of("block0", "gemm", "ov", "rank", "topk", "topk_tc");
+    static final List<String> IMAGES = List.of("block0", "gemm", "gemm_bf16", "ov", "rank", "topk", "topk_tc",
+            "twopass");
 
     private CudaSupport() {
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.headsweep.HeadSweep;
 import dev.headsweep.checkpoint.Dtype;
 import dev.headsweep.engine.HeadId;
+import dev.headsweep.engine.HeadTopK;
 import dev.headsweep.model.Gpt2Weights;
 import dev.headsweep.reference.RandomCheckpoints;
 import dev.headsweep.score.Sweep;
@@ -137,43 +138,14 @@ class CudaBackendSimTest {
      */
     @Test
     void rankTestGivesTheWholeTopKsHitsOnEveryKernel() {
-        // head size 64 (the tensor-core kernels run), a vocabulary of 3001 tokens (no multiple of a tile)
-        var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
-        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, 13),
-                Dtype.F32, "");
-        Gpt2Weights w = HeadSweep.load(dir);
-        int V = w.config().vocabSize();
         int k = 5;
-        java.util.Random rnd = new java.util.Random(5);
         int n = 40;
         List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(0, 1), new HeadId(1, 1));
-        CudaBackend ref = Gpus.simulated();
-        float[] x = randomKeywordRows(ref, w, n, rnd);
-        dev.headsweep.engine.HeadTopK deep = ref.ovTopK(w, x, n, heads, k + 2, dev.headsweep.engine.Progress.NONE);
-        int[][] targets = new int[n][];
-        for (int i = 0; i < n; i++) {
-            int[] at = deep.ids(i % heads.size(), i);
-            targets[i] = switch (i % 5) {
-                case 0 -> new int[] {at[0], at[k - 1], at[k]};
-                case 1 -> new int[] {at[k + 1], rnd.nextInt(V), -1, V + 3};
-                case 2 -> new int[] {};
-                case 3 -> new int[] {at[k - 1], at[k - 1], at[k + 1]};
-                default -> new int[] {rnd.nextInt(V), at[rnd.nextInt(k + 2)]};
-            };
-        }
-        boolean[][][] want = dev.headsweep.engine.TargetsInTopK.lookUp(
-                ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE), targets);
-        int hits = 0;
-        int misses = 0;
-        for (boolean[][] head : want) {
-            for (boolean[] row : head) {
-                for (boolean b : row) {
-                    hits += b ? 1 : 0;
-                    misses += b ? 0 : 1;
-                }
-            }
-        }
-        assertTrue(hits > 20 && misses > 20, hits + " hits, " + misses + " misses: the targets do not test both");
+        RankCase rc = rankCase(13, 5, n, heads, k);
+        Gpt2Weights w = rc.w();
+        float[] x = rc.x();
+        int[][] targets = rc.targets();
+        boolean[][][] want = rc.want();
         for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
             // the weights' 1.7 MB, then A (0.8 MB a head; 2 MB with the tensor cores' inputs) of one head but not two
             long small = kernel == CudaBackend.TopKKernel.FP32 ? 2_900_000 : 4_900_000;
@@ -184,13 +156,8 @@ class CudaBackendSimTest {
                 if (limit != Long.MAX_VALUE) {
                     b.rowsPerChunk(16);
                 }
-                boolean[][][] got = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
-                for (int h = 0; h < heads.size(); h++) {
-                    for (int i = 0; i < n; i++) {
-                        assertArrayEquals(want[h][i], got[h][i], kernel + ", limit " + limit + ", head " + heads.get(h)
-                                + ", row " + i + ", targets " + java.util.Arrays.toString(targets[i]));
-                    }
-                }
+                assertSameHits(want, b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE),
+                        kernel + ", limit " + limit);
                 if (limit != Long.MAX_VALUE) {
                     assertTrue(sim.outOfMemory > 0, kernel + ": the limit was never hit");
                 }
@@ -207,25 +174,13 @@ class CudaBackendSimTest {
      */
     @Test
     void seededGatesGiveTheSameListsOnEveryKernel() {
-        var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
-        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, 29),
-                Dtype.F32, "");
-        Gpt2Weights w = HeadSweep.load(dir);
-        int V = w.config().vocabSize();
         int k = 5;
-        java.util.Random rnd = new java.util.Random(9);
         int n = 40;
         List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(1, 1));
-        CudaBackend ref = Gpus.simulated();
-        ref.seedTokens(0);
-        float[] x = randomKeywordRows(ref, w, n, rnd);
-        dev.headsweep.engine.HeadTopK want = ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
-        int[][] targets = new int[n][];
-        for (int i = 0; i < n; i++) {
-            targets[i] = i % 3 == 0 ? new int[] {want.id(i % 2, i, k - 1), rnd.nextInt(V)}
-                    : new int[] {rnd.nextInt(V), want.id(i % 2, i, rnd.nextInt(k))};
-        }
-        boolean[][][] wantHits = dev.headsweep.engine.TargetsInTopK.lookUp(want, targets);
+        RankCase rc = rankCase(29, 9, n, heads, k);
+        Gpt2Weights w = rc.w();
+        float[] x = rc.x();
+        HeadTopK want = rc.whole();
         for (CudaBackend.TopKKernel kernel : CudaBackend.TopKKernel.values()) {
             for (int seed : new int[] {64, 1500}) {
                 for (int chunk : new int[] {n, 16}) {
@@ -245,12 +200,8 @@ class CudaBackendSimTest {
                             }
                         }
                     }
-                    boolean[][][] hits = b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE);
-                    for (int h = 0; h < heads.size(); h++) {
-                        for (int i = 0; i < n; i++) {
-                            assertArrayEquals(wantHits[h][i], hits[h][i], what + ", head " + h + " row " + i);
-                        }
-                    }
+                    assertSameHits(rc.want(), b.ovTargetsInTopK(w, x, n, heads, k, rc.targets(),
+                            dev.headsweep.engine.Progress.NONE), what);
                     assertTrue(sim.launches("hs_gate_seed") > 0 && sim.seedsRaised > n, what + ": gates seeded "
                             + sim.seedsRaised + " times");
                     b.close();
@@ -329,6 +280,47 @@ class CudaBackendSimTest {
             assertEquals(0, sim.used(), "device memory left allocated after close");
         }
     }
+    /**
+     * The cold rank test on tensor cores (twopass.cu): the screened heads that may hit get Â on
+     * tensor cores, the first pass collects each row's tokens above its gate less the bound B1, and
+     * the exact top k over the union gives the whole top k's hits; heads whose rows collect more
+     * than the cap take the exact path, same hits ({@link #rankCase}'s targets: every head has rows
+     * that may hit, so every head survives the screen).
+     */
+    @Test
+    void twoPassGivesTheWholeTopKsHits() {
+        int k = 5;
+        int n = 40;
+        List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(0, 1), new HeadId(1, 1));
+        RankCase rc = rankCase(31, 11, n, heads, k);
+        Gpt2Weights w = rc.w();
+        float[] x = rc.x();
+        int[][] targets = rc.targets();
+        boolean[][][] want = rc.want();
+        int V = w.config().vocabSize();
+        for (int cap : new int[] {128, 2}) {
+            SimDevice sim = new SimDevice();
+            CudaBackend b = new CudaBackend(sim);
+            b.useTopKKernel(CudaBackend.TopKKernel.TENSOR_CORES);
+            b.screenTiles(2);
+            b.twoPassCap(cap);
+            assertSameHits(want, b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE),
+                    "cap " + cap);
+            assertTrue(sim.launches("hs_gemm_bf16") > 0, "cap " + cap + ": no Â computed");
+            if (cap == 128) {
+                assertEquals(heads.size(), b.twoPassHeads, "heads the two-pass answered");
+                assertTrue(b.twoPassColumns > k && b.twoPassColumns < V / 2, b.twoPassColumns + " exact columns");
+            } else {
+                assertTrue(b.twoPassFallbacks > 0, "a cap of 2 sent no head to the exact path");
+            }
+            // a second sweep (the factors may stay): the exact path, same hits
+            assertSameHits(want, b.ovTargetsInTopK(w, x, n, heads, k, targets, dev.headsweep.engine.Progress.NONE),
+                    "second sweep, cap " + cap);
+            b.close();
+            assertEquals(0, sim.used(), "device memory left allocated after close");
+        }
+    }
+
     /** Turning kept factors off frees all of their device memory (the tensor cores' inputs too). */
     @Test
     void droppingKeptFactorsFreesAllTheirMemory() {
@@ -347,6 +339,62 @@ class CudaBackendSimTest {
         b.close();
         assertEquals(0, sim.used(), "device memory left allocated after close");
     }
+    /**
+     * A rank-test case on a checkpoint with head size 64 (the tensor-core kernels run) and a
+     * vocabulary of 3,001 tokens (no multiple of a tile): random keyword rows, and targets at ranks
+     * 1, k-1, k, k+1 and k+2 of each row, random ones, repeats, ids outside the vocabulary and rows
+     * without targets; {@code want} the hits of a look-up in the whole top k.
+     */
+    private record RankCase(Gpt2Weights w, float[] x, int[][] targets, HeadTopK whole, boolean[][][] want) {
+    }
+
+    private RankCase rankCase(long modelSeed, long seed, int n, List<HeadId> heads, int k) {
+        var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
+        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, modelSeed),
+                Dtype.F32, "");
+        Gpt2Weights w = HeadSweep.load(dir);
+        int V = w.config().vocabSize();
+        java.util.Random rnd = new java.util.Random(seed);
+        CudaBackend ref = Gpus.simulated();
+        ref.seedTokens(0);
+        float[] x = randomKeywordRows(ref, w, n, rnd);
+        HeadTopK deep = ref.ovTopK(w, x, n, heads, k + 2, dev.headsweep.engine.Progress.NONE);
+        int[][] targets = new int[n][];
+        for (int i = 0; i < n; i++) {
+            int[] at = deep.ids(i % heads.size(), i);
+            targets[i] = switch (i % 5) {
+                case 0 -> new int[] {at[0], at[k - 1], at[k]};
+                case 1 -> new int[] {at[k + 1], rnd.nextInt(V), -1, V + 3};
+                case 2 -> new int[] {};
+                case 3 -> new int[] {at[k - 1], at[k - 1], at[k + 1]};
+                default -> new int[] {rnd.nextInt(V), at[rnd.nextInt(k + 2)]};
+            };
+        }
+        HeadTopK whole = ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
+        boolean[][][] want = dev.headsweep.engine.TargetsInTopK.lookUp(whole, targets);
+        int hits = 0;
+        int misses = 0;
+        for (boolean[][] head : want) {
+            for (boolean[] row : head) {
+                for (boolean b : row) {
+                    hits += b ? 1 : 0;
+                    misses += b ? 0 : 1;
+                }
+            }
+        }
+        assertTrue(hits > 10 && misses > 10, hits + " hits, " + misses + " misses: the targets do not test both");
+        return new RankCase(w, x, targets, whole, want);
+    }
+
+    /** Every (head, row) of {@code got} equals {@code want}'s. */
+    private static void assertSameHits(boolean[][][] want, boolean[][][] got, String what) {
+        for (int h = 0; h < want.length; h++) {
+            for (int i = 0; i < want[h].length; i++) {
+                assertArrayEquals(want[h][i], got[h][i], what + ", head " + h + " row " + i);
+            }
+        }
+    }
+
     /** The residual after block 0 at the second token of {@code n} random two-token prompts. */
     private static float[] randomKeywordRows(CudaBackend b, Gpt2Weights w, int n, java.util.Random rnd) {
         int V = w.config().vocabSize();

@@ -109,12 +109,18 @@ public final class GpuBench {
      */
     private static boolean rankTest(CudaBackend cuda, Gpt2Weights w, Task task, String name, SweepResult whole) {
         boolean ok = true;
-        for (int mode = 0; mode < 3; mode++) { // cold with screens, cold without, resident
-            boolean resident = mode == 2;
+        // cold with screens and the two-pass (the default), cold with screens alone, cold without
+        // either, resident
+        for (int mode = 0; mode < 4; mode++) {
+            boolean resident = mode == 3;
             cuda.keepFactors(resident);
-            cuda.useScreens(mode != 1);
+            cuda.useScreens(mode < 2);
+            cuda.useTwoPass(mode == 0);
             long screened = cuda.screenedHeads;
             long retired = cuda.retiredHeads;
+            long tpHeads = cuda.twoPassHeads;
+            long tpFallbacks = cuda.twoPassFallbacks;
+            long tpColumns = cuda.twoPassColumns;
             long best = Long.MAX_VALUE;
             SweepResult r = null;
             for (int run = 0; run < 6; run++) {
@@ -126,13 +132,17 @@ public final class GpuBench {
             int[] d = hitDifferences(whole, r);
             ok &= d[0] == 0;
             say("%s on the GPU, targets' rank test, top-k %s, %s: %.2f ms (target <= 20 ms: %s); hits against the "
-                    + "whole top-k: %d of %d differ (%s); screens: %d of %d heads ruled out", task.name(), name,
-                    resident ? "A_h resident from an earlier sweep" : mode == 0 ? "cold A_h" : "cold A_h, no screens",
+                    + "whole top-k: %d of %d differ (%s); a sweep: screens ruled out %d of %d heads; two-pass: %d heads, %d to "
+                    + "the exact path, %d exact columns", task.name(), name,
+                    resident ? "A_h resident from an earlier sweep" : mode == 0 ? "cold A_h (screens, two-pass)"
+                            : mode == 1 ? "cold A_h, screens, no two-pass" : "cold A_h, no screens",
                     best / 1e6, best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT",
-                    cuda.retiredHeads - retired, cuda.screenedHeads - screened);
+                    (cuda.retiredHeads - retired) / 6, (cuda.screenedHeads - screened) / 6, (cuda.twoPassHeads - tpHeads) / 6,
+                    (cuda.twoPassFallbacks - tpFallbacks) / 6, (cuda.twoPassColumns - tpColumns) / 6);
             profile(cuda, () -> Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
         }
         cuda.useScreens(true);
+        cuda.useTwoPass(true);
         if (name.equals("auto")) { // the screen's width, cold (best of 5 each)
             cuda.keepFactors(false);
             StringBuilder sb = new StringBuilder();

@@ -40,7 +40,7 @@ class KernelEmulatorTest {
             assertEquals(0, p.exitValue(), "kernels/emu/run.sh failed:\n" + failures + "\n(last line: "
                     + (lines.isEmpty() ? "" : lines.get(lines.size() - 1)) + ")");
             long summaries = lines.stream().filter(l -> l.matches(".*\\d+ passed, 0 failed")).count();
-            assertEquals(2, summaries, "both emulator programs report their checks:\n" + String.join("\n", lines.subList(
+            assertEquals(4, summaries, "all four emulator programs report their checks:\n" + String.join("\n", lines.subList(
                     Math.max(0, lines.size() - 5), lines.size())));
         } finally {
             Files.deleteIfExists(log);

@@ -556,9 +556,33 @@ final class SimDevice implements Device {
                 abf.i((long) gz * vpad * 32 - 1);
                 tok.f((long) gz * vpad * 2 - 1);
                 tmax.f((long) gz * (vpad / 32) * 2 - 1);
+                AEntry fromAt = (g, j, t) -> at.f(((long) g * vpad + t) * 64 + j);
+                P cn = p(a[15], Type.I32), cids = p(a[16], Type.I32);
+                if (cids != null) { // the first pass: every token above the gate, appended (here in falling id order)
+                    int cap = in(a[17]);
+                    if (k != 0 || gate0 == null) {
+                        throw new IllegalArgumentException("hs_ov_topk_tc2 collecting: k " + k + ", gate0 " + gate0);
+                    }
+                    for (int g = 0; g < gz; g++) {
+                        for (int r = 0; r < n; r++) {
+                            long row = (long) g * n + r;
+                            float g0 = gate0.f(row);
+                            for (int t = V - 1; t >= 0; t--) {
+                                float x = logit(fromAt, beta, U, n, 64, g, r, t);
+                                if (Float.isNaN(g0) || x > g0) {
+                                    int slot = cn.i(row);
+                                    cn.i(row, slot + 1);
+                                    if (slot < cap) {
+                                        cids.i(row * cap + slot, t);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
                 // the exact values from the token-major copy: A[j][t] = at[t·64 + j]
-                exactTopK((g, j, t) -> at.f(((long) g * vpad + t) * 64 + j), beta, U, n, 64, V, k, splitLen, splits, gz,
-                        gate0, ov, oi);
+                exactTopK(fromAt, beta, U, n, 64, V, k, splitLen, splits, gz, gate0, ov, oi);
             }
             case "hs_ov_topk_tc" -> {
                 P abf = p(a[0], Type.I32), tok = p(a[2], Type.F32), tmax = p(a[3], Type.F32), A = p(a[4], Type.F32),
@@ -629,6 +653,93 @@ final class SimDevice implements Device {
                     }
                     gate0.f(r, g);
                 }
+            }
+            case "hs_bf16_split" -> {
+                P m = p(a[0], Type.F32), mh = p(a[2], Type.F32), ml = p(a[3], Type.F32), ma = p(a[4], Type.F32);
+                long count = (Long) a[1];
+                for (long i = 0; i < count; i++) {
+                    float x = m.f(i);
+                    float h = Float.intBitsToFloat(bf16(x) << 16);
+                    mh.f(i, h);
+                    ml.f(i, x - h);
+                    ma.f(i, Math.abs(x));
+                }
+            }
+            case "hs_row_bound" -> {
+                P U = p(a[0], Type.F32), b1 = p(a[9], Type.F32);
+                P gl = p(a[3], Type.F64), gh = p(a[4], Type.F64), ga = p(a[5], Type.F64);
+                int n = in(a[1]), hs = in(a[2]);
+                double maxE = (Float) a[6], maxEl = (Float) a[7], maxBeta = (Float) a[8];
+                for (int g = 0; g < gy; g++) {
+                    for (int r = 0; r < n; r++) {
+                        double ql = 0, qh = 0, qa = 0, sumU = 0, rowM = 0;
+                        for (int x = 0; x < hs; x++) {
+                            double ux = U.f(((long) g * n + r) * hs + x);
+                            double sl = 0, sh = 0, sa = 0;
+                            for (int y = 0; y < hs; y++) {
+                                double uy = U.f(((long) g * n + r) * hs + y);
+                                long e = ((long) g * hs + x) * hs + y;
+                                sl += gl.d(e) * uy;
+                                sh += gh.d(e) * uy;
+                                sa += ga.d(e) * Math.abs(uy);
+                            }
+                            ql += ux * sl;
+                            qh += ux * sh;
+                            qa += Math.abs(ux) * sa;
+                            sumU += Math.abs(ux);
+                            double diag = ga.d(((long) g * hs + x) * hs + x);
+                            rowM = !(diag <= rowM) ? diag : rowM;
+                        }
+                        double na = Math.sqrt(Math.max(qa, 0)) * (1 + 0x1p-40);
+                        double nl = Math.sqrt(Math.max(ql, 0)) + 0x1p-18 * na;
+                        double nh = Math.sqrt(Math.max(qh, 0)) + 0x1p-18 * na;
+                        double b = 0x1p-16 * maxBeta + (nl + 0x1p-12 * na) * maxE + nh * maxEl + 0x1p-90 * (1 + sumU);
+                        b *= 1 + 0x1p-20;
+                        if (!(b <= 3.0e38) || !(rowM <= 0x1p32) || !(ql <= 1e300 && qh <= 1e300 && qa <= 1e300)) {
+                            b = Double.POSITIVE_INFINITY;
+                        }
+                        float f = (float) b;
+                        b1.f((long) g * n + r, f < b ? Math.nextUp(f) : f);
+                    }
+                }
+            }
+            case "hs_pack_bf16" -> {
+                P x = p(a[0], Type.F32), out = p(a[2], Type.I32);
+                SimBf16.pack(x.b.f, x.o, (Long) a[1], out.b.i, out.o);
+            }
+            case "hs_gemm_bf16" -> {
+                P A = p(a[0], Type.F32), B = p(a[2], Type.I32), C = p(a[4], Type.F32);
+                SimBf16.gemm(A.b.f, A.o, in(a[1]), B.b.i, B.o, in(a[3]), C.b.f, C.o, in(a[5]), in(a[6]), in(a[7]),
+                        in(a[8]));
+            }
+            case "hs_zero" -> {
+                P z = p(a[0], Type.I32);
+                long count = (Long) a[1];
+                for (long i = 0; i < count; i++) {
+                    z.i(i, 0);
+                }
+            }
+            case "hs_tp_mark" -> {
+                P count = p(a[0], Type.I32), ids = p(a[1], Type.I32), mask = p(a[4], Type.I32);
+                int cap = in(a[2]);
+                long rows = (Long) a[3];
+                for (long r = 0; r < rows; r++) {
+                    int c = count.i(r);
+                    for (int q = 0; c <= cap && q < c; q++) {
+                        mask.i(ids.i(r * cap + q), 1);
+                    }
+                }
+            }
+            case "hs_tp_compact" -> {
+                P mask = p(a[0], Type.I32), cols = p(a[2], Type.I32), total = p(a[3], Type.I32);
+                int V = in(a[1]);
+                int c = 0;
+                for (int t = 0; t < V; t++) {
+                    if (mask.i(t) != 0) {
+                        cols.i(c++, t);
+                    }
+                }
+                total.i(0, c);
             }
             case "hs_topk_merge" -> {
                 P iv = p(a[0], Type.F32), ii = p(a[1], Type.I32), ov = p(a[5], Type.F32), oi = p(a[6], Type.I32);
