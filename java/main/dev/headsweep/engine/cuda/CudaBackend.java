@@ -1363,6 +1363,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** Whether weight-derived factors stay on the device between sweeps ({@link #keepFactors(boolean)}). */
+    public synchronized boolean keepsFactors() {
+        return keepFactors;
+    }
+
     /** The tensor-core top-k's inputs made from A (topk_tc.cu's hs_tc_prep). */
     private record TcInputs(Device.Buffer abf, Device.Buffer tok, Device.Buffer tmax, Device.Buffer at, int vpad) {
     }
