@@ -957,12 +957,16 @@ public final class CudaBackend implements Backend {
      */
     private boolean twoPass = !"false".equals(System.getProperty("headsweep.cuda.twoPass"));
     /** Tokens a row may collect in the first pass before it takes the exact path instead. */
-    private int twoPassCap = Integer.getInteger("headsweep.cuda.twoPassCap", 128);
+    private int twoPassCap = Integer.getInteger("headsweep.cuda.twoPassCap", 256);
     /** Heads the two-pass answered and heads it sent to the exact path, since construction (for benchmarks). */
     long twoPassHeads;
     long twoPassFallbacks;
     /** Exact columns the two-pass computed (the union of its groups' candidates), since construction. */
     long twoPassColumns;
+    /** Keyword rows of the two-pass's first pass, the tokens they collected, and the most one row collected. */
+    long twoPassRows;
+    long twoPassCollected;
+    int twoPassMostCollected;
 
     /** Turns the two-pass on or off (for benchmarks and tests). */
     public synchronized void useTwoPass(boolean on) {
@@ -1066,8 +1070,11 @@ public final class CudaBackend implements Backend {
         for (int g = 0; g < nb; g++) {
             for (int i = 0; i < n; i++) {
                 needsExact[g] |= counts[g * n + i] > cap;
+                twoPassCollected += counts[g * n + i];
+                twoPassMostCollected = Math.max(twoPassMostCollected, counts[g * n + i]);
             }
         }
+        twoPassRows += (long) nb * n;
         // the union of the collected tokens, in increasing id
         Device.Buffer mask = scratch("tp.mask", V, Device.Type.I32);
         Device.Buffer union = scratch("tp.union", V + 1L, Device.Type.I32);

@@ -121,6 +121,9 @@ public final class GpuBench {
             long tpHeads = cuda.twoPassHeads;
             long tpFallbacks = cuda.twoPassFallbacks;
             long tpColumns = cuda.twoPassColumns;
+            long tpRows = cuda.twoPassRows;
+            long tpCollected = cuda.twoPassCollected;
+            cuda.twoPassMostCollected = 0;
             long best = Long.MAX_VALUE;
             SweepResult r = null;
             for (int run = 0; run < 6; run++) {
@@ -133,12 +136,14 @@ public final class GpuBench {
             ok &= d[0] == 0;
             say("%s on the GPU, targets' rank test, top-k %s, %s: %.2f ms (target <= 20 ms: %s); hits against the "
                     + "whole top-k: %d of %d differ (%s); a sweep: screens ruled out %d of %d heads; two-pass: %d heads, %d to "
-                    + "the exact path, %d exact columns", task.name(), name,
+                    + "the exact path, %d exact columns, %.1f tokens collected a row (at most %d)", task.name(), name,
                     resident ? "A_h resident from an earlier sweep" : mode == 0 ? "cold A_h (screens, two-pass)"
                             : mode == 1 ? "cold A_h, screens, no two-pass" : "cold A_h, no screens",
                     best / 1e6, best / 1e6 <= 20 ? "MET" : "MISSED", d[0], d[1], d[0] == 0 ? "identical" : "NOT EXACT",
                     (cuda.retiredHeads - retired) / 6, (cuda.screenedHeads - screened) / 6, (cuda.twoPassHeads - tpHeads) / 6,
-                    (cuda.twoPassFallbacks - tpFallbacks) / 6, (cuda.twoPassColumns - tpColumns) / 6);
+                    (cuda.twoPassFallbacks - tpFallbacks) / 6, (cuda.twoPassColumns - tpColumns) / 6,
+                    (cuda.twoPassCollected - tpCollected) / Math.max(1.0, cuda.twoPassRows - tpRows),
+                    cuda.twoPassMostCollected);
             profile(cuda, () -> Sweep.of(w, task).relations("copy", "next", "prev").backend(cuda).keepTopK(false).run());
         }
         cuda.useScreens(true);

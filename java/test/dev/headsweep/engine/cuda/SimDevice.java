@@ -19,6 +19,8 @@ final class SimDevice implements Device {
     private long used;
     long peak;
     int launches;
+    /** Tokens each row collected in hs_ov_topk_tc2's collecting mode, in launch order (for TwoPassCounts). */
+    final java.util.List<Integer> collected = new java.util.ArrayList<>();
     /** Rows whose gate hs_gate_seed raised above their floor. */
     long seedsRaised;
     /** Launches by kernel name. */
@@ -577,6 +579,7 @@ final class SimDevice implements Device {
                                     }
                                 }
                             }
+                            collected.add(cn.i(row));
                         }
                     }
                     return;
