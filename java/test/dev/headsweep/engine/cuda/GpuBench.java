@@ -234,6 +234,66 @@ public final class GpuBench {
                 sb.length() > 0 ? sb.substring(0, sb.length() - 1) : "");
     }
 
+    /**
+     * The tensor cores' own accumulation error, which twopass.cu's bound assumes to be at most
+     * 2⁻¹³·Σ|products| (the hardware truncates its fp32 sums; the emulator cannot tell): hs_gemm_bf16
+     * of the first 256 embedding rows against the whole packed embedding (K = d), every entry of
+     * 256 × 4,096 sampled tokens against the exact sum of its bf16 products in double. Returns
+     * whether the largest ratio stays within the bound.
+     */
+    private static boolean tensorCoreAccumulation(CudaBackend cuda, Gpt2Weights w) {
+        Device dev = cuda.device();
+        int V = w.config().vocabSize();
+        int d = w.config().nEmbd();
+        int rows = 256;
+        int cols = Math.min(V, 4096);
+        float[] e = w.wte();
+        float[] a = java.util.Arrays.copyOf(e, rows * d);
+        float[] b = java.util.Arrays.copyOf(e, cols * d);
+        List<Device.Buffer> bufs = new ArrayList<>();
+        try {
+            Device.Buffer ad = dev.upload(a);
+            bufs.add(ad);
+            Device.Buffer bd = dev.upload(b);
+            bufs.add(bd);
+            Device.Buffer packed = dev.alloc((long) cols * d / 2, Device.Type.I32);
+            bufs.add(packed);
+            Device.Buffer c = dev.alloc((long) rows * cols, Device.Type.F32);
+            bufs.add(c);
+            dev.launch("hs_pack_bf16", 256, 1, 1, 256, bd.ptr(), (long) cols * d / 2, packed.ptr());
+            dev.launch("hs_gemm_bf16", (cols + CudaBackend.GEMM_BF16_BN - 1) / CudaBackend.GEMM_BF16_BN,
+                    (rows + CudaBackend.GEMM_BF16_BM - 1) / CudaBackend.GEMM_BF16_BM, 1, CudaBackend.GEMM_BF16_THREADS,
+                    ad.ptr(), d, packed.ptr(), d / 2, c.ptr(), cols, rows, cols, d);
+            float[] got = new float[rows * cols];
+            dev.download(c, 0, got, 0, got.length);
+            double worst = 0;
+            for (int m = 0; m < rows; m++) {
+                for (int n = 0; n < cols; n++) {
+                    double sum = 0;
+                    double abs = 0;
+                    for (int q = 0; q < d; q++) {
+                        double p = (double) SimBf16.value(SimBf16.bits(a[m * d + q]))
+                                * SimBf16.value(SimBf16.bits(b[n * d + q]));
+                        sum += p;
+                        abs += Math.abs(p);
+                    }
+                    if (abs > 0) {
+                        worst = Math.max(worst, Math.abs(got[m * cols + n] - sum) / abs);
+                    }
+                }
+            }
+            boolean ok = worst <= 0x1p-13;
+            say("tensor-core accumulation (hs_gemm_bf16, %d x %d entries, K %d): largest |C - sum| / sum|products| "
+                    + "%.3g, %.3f of twopass.cu's assumed 2^-13 (%s)", rows, cols, d, worst, worst / 0x1p-13,
+                    ok ? "within" : "EXCEEDED");
+            return ok;
+        } finally {
+            for (Device.Buffer x : bufs) {
+                dev.free(x);
+            }
+        }
+    }
+
     public static void main(String[] args) throws IOException {
         CudaSupport.Opened o = CudaSupport.open();
         if (o.device() == null) {
@@ -248,6 +308,7 @@ public final class GpuBench {
                     .write(dir, Dtype.F32, "");
             Gpt2Weights w = HeadSweep.load(dir);
 
+            ok &= tensorCoreAccumulation(cuda, w);
             Task numerals = HeadSweep.task("numerals");
             long c0 = System.nanoTime();
             SweepResult cpu = Sweep.of(w, numerals).relations("copy", "next", "prev").backend(new CpuBackend()).run();
