@@ -22,7 +22,7 @@
 //     X_t − X̂_t = (u·Ml)·E_t + (u·Mh)·El_t + Σ_j u_j (ρ'_jt − ρ_jt) + (the two chains' rounding),
 //     with ρ' the fp32 chain's rounding of A (≤ γ768·Σ_i|M_ji E_ti|), ρ the tensor cores' of Â
 //     (assumed ≤ δ·Σ_i|Mh_ji Eh_ti|, δ = 2⁻¹³: ten times what a truncating fp32 accumulation of
-//     768 products costs), each chain ≤ γ64·(|beta_t| + Σ_j|u_j a_jt|); by Cauchy–Schwarz
+//     768 products costs; GpuBench measures it on the GPU and fails beyond it), each chain ≤ γ64·(|beta_t| + Σ_j|u_j a_jt|); by Cauchy–Schwarz
 //       B1 = 2⁻¹⁶·max|beta| + (‖u·Ml‖ + 2⁻¹²·‖|u|·|M|‖)·max‖E_t‖ + ‖u·Mh‖·max‖El_t‖ + 2⁻⁹⁰(1 + Σ|u_j|)
 //     (2⁻¹² ≥ γ768 + γ64 + (δ + γ64)(1 + 2⁻⁸)², 2⁻¹⁶ ≥ 2γ64; the last term covers subnormals
 //     flushed to zero, given |M|, |E| ≤ 2¹⁶). The quadratic forms are summed in double and each
