@@ -998,37 +998,17 @@ public final class CudaBackend implements Backend {
         var cfg = W.w.config();
         int d = cfg.nEmbd();
         int hs = cfg.headSize();
-        int V = cfg.vocabSize();
         int nb = run.size();
-        int rowsA = nb * hs;
-        int cap = twoPassCap;
-        float[] sc = W.twoPassScalars();
-        Device.Buffer[] L = W.layer(layer);
         int[] cols = firstColumns(run, heads, hs);
         // the survivors' M (centred), Gram matrix and u, as the exact path has them
-        Device.Buffer m = scratch("tp.m", (long) rowsA * d, Device.Type.F32);
+        Device.Buffer m = scratch("tp.m", (long) nb * hs * d, Device.Type.F32);
         Device.Buffer gram = scratch("tp.gram", (long) nb * hs * hs, Device.Type.F64);
         centerAndGram(W, layer, headRows(cols, hs), nb, m, gram);
         Device.Buffer colsB = upload(scratch("tp.cols", nb, Device.Type.I32), cols);
         Device.Buffer u = scratch("tp.u", (long) nb * n * hs, Device.Type.F32);
-        headScale(W, L, xd.ptr(), n, nb, colsB, gram, u);
-        // B1 per row from the Gram matrices of Ml, Mh and |M|
-        long cm = (long) rowsA * d;
-        Device.Buffer mh = scratch("tp.mh", cm, Device.Type.F32);
-        Device.Buffer ml = scratch("tp.ml", cm, Device.Type.F32);
-        Device.Buffer ma = scratch("tp.ma", cm, Device.Type.F32);
-        dev.launch("hs_bf16_split", blocks(cm, 256), 1, 1, 256, m.ptr(), cm, mh.ptr(), ml.ptr(), ma.ptr());
-        Device.Buffer[] grams = new Device.Buffer[3];
-        Device.Buffer[] parts = {ml, mh, ma};
-        for (int q = 0; q < 3; q++) {
-            grams[q] = scratch("tp.gram" + q, (long) nb * hs * hs, Device.Type.F64);
-            dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, parts[q].ptr(), grams[q].ptr(), hs, d);
-        }
-        Device.Buffer b1 = scratch("tp.b1", (long) nb * n, Device.Type.F32);
-        dev.launch("hs_row_bound", blocks(n, 128), nb, 1, 128, u.ptr(), n, hs, grams[0].ptr(), grams[1].ptr(),
-                grams[2].ptr(), sc[0], sc[1], sc[2], b1.ptr());
-        float[] bound = new float[nb * n];
-        dev.download(b1, 0, bound, 0, nb * n);
+        headScale(W, W.layer(layer), xd.ptr(), n, nb, colsB, gram, u);
+        Device.Buffer mh = scratch("tp.mh", (long) nb * hs * d, Device.Type.F32);
+        float[] bound = rowBounds(W, m, mh, u, nb, n);
         // each row's exact gate (the survivors' rows of the screen's), and the first pass's below it
         float[] exact = new float[nb * n];
         float[] first = new float[nb * n];
@@ -1036,88 +1016,24 @@ public final class CudaBackend implements Backend {
         for (int g = 0; g < nb; g++) {
             int gi = group.indexOf(run.get(g));
             for (int i = 0; i < n; i++) {
-                float ge = gates[gi * n + i];
-                float b = bound[g * n + i];
-                exact[g * n + i] = ge;
-                if (ge == Float.POSITIVE_INFINITY) {
-                    first[g * n + i] = ge;  // no hit possible: nothing to collect
-                } else if (Float.isNaN(ge) || !(b < Float.POSITIVE_INFINITY) || ge == Float.NEGATIVE_INFINITY) {
-                    needsExact[g] = true;
-                    first[g * n + i] = Float.POSITIVE_INFINITY;
-                } else {
-                    double lo = (double) ge - b;  // exact in double; then the float at or below it
-                    float f = (float) lo;
-                    first[g * n + i] = f > lo ? Math.nextDown(f) : f;
-                }
+                exact[g * n + i] = gates[gi * n + i];
+                first[g * n + i] = firstGate(gates[gi * n + i], bound[g * n + i]);
+                needsExact[g] |= Float.isNaN(first[g * n + i]);
             }
         }
-        Device.Buffer g1 = upload(scratch("tp.g1", (long) nb * n, Device.Type.F32), first);
-        // Â on tensor cores, its bf16 copy and token-major fp32 copy, the first pass
-        int ldA = (V + 3) / 4 * 4;
-        Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
-        dev.launch("hs_gemm_bf16", (V + GEMM_BF16_BN - 1) / GEMM_BF16_BN, (rowsA + GEMM_BF16_BM - 1) / GEMM_BF16_BM, 1,
-                GEMM_BF16_THREADS, mh.ptr(), d, W.packedE().ptr(), d / 2, a.ptr(), ldA, rowsA, V, d);
-        TcInputs tci = tcPrep(null, a.ptr(), ldA, W.beta(), V, nb);
-        Device.Buffer count = scratch("tp.count", (long) nb * n, Device.Type.I32);
-        Device.Buffer got = scratch("tp.ids", (long) nb * n * cap, Device.Type.I32);
-        dev.launch("hs_zero", blocks((long) nb * n, 256), 1, 1, 256, count.ptr(), (long) nb * n);
-        int[] sp = splits(n, nb, V, TC2_ROWS, rankBlocksPerSm);
-        dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, sp[0], nb, 64, tci.abf().ptr(), tci.vpad(),
-                tci.tok().ptr(), tci.tmax().ptr(), tci.at().ptr(), W.beta().ptr(), u.ptr(), n, V, 0, sp[1], sp[0],
-                g1.ptr(), null, null, count.ptr(), got.ptr(), cap);
         int[] counts = new int[nb * n];
-        dev.download(count, 0, counts, 0, nb * n);
+        int[] tokens = collect(W, mh, u, nb, n, first, counts);
         for (int g = 0; g < nb; g++) {
             for (int i = 0; i < n; i++) {
-                needsExact[g] |= counts[g * n + i] > cap;
-                twoPassCollected += counts[g * n + i];
-                twoPassMostCollected = Math.max(twoPassMostCollected, counts[g * n + i]);
+                needsExact[g] |= counts[g * n + i] > twoPassCap;
+            }
+            if (needsExact[g]) { // its rows need no list here
+                java.util.Arrays.fill(exact, g * n, g * n + n, Float.POSITIVE_INFINITY);
             }
         }
-        twoPassRows += (long) nb * n;
-        // the union of the collected tokens, in increasing id
-        Device.Buffer mask = scratch("tp.mask", V, Device.Type.I32);
-        Device.Buffer union = scratch("tp.union", V + 1L, Device.Type.I32);
-        dev.launch("hs_zero", blocks(V, 256), 1, 1, 256, mask.ptr(), (long) V);
-        dev.launch("hs_tp_mark", blocks((long) nb * n, 128), 1, 1, 128, count.ptr(), got.ptr(), cap, (long) nb * n,
-                mask.ptr());
-        dev.launch("hs_tp_compact", 1, 1, 1, 1024, mask.ptr(), V, union.at(1), union.ptr());
-        int[] total = new int[1];
-        dev.download(union, 0, total, 0, 1);
-        int c = total[0];
-        twoPassColumns += c;
-        int[] tokens = new int[c];
-        dev.download(union, 1, tokens, 0, c);
-        // the exact top k over the union (rows of heads that need the exact path collect nothing there)
         int[] listI = new int[nb * n * k];
         float[] listV = new float[nb * n * k];
-        java.util.Arrays.fill(listI, -1);
-        java.util.Arrays.fill(listV, Float.NaN);
-        if (c > 0) {
-            for (int g = 0; g < nb; g++) {
-                if (needsExact[g]) {
-                    java.util.Arrays.fill(exact, g * n, g * n + n, Float.POSITIVE_INFINITY);
-                }
-            }
-            int ldC = (c + 3) / 4 * 4;
-            Device.Buffer e1 = scratch("tp.e", (long) c * d, Device.Type.F32);
-            Device.Buffer beta1 = scratch("tp.beta", c, Device.Type.F32);
-            Device.Ptr cPtr = union.at(1);
-            dev.launch("hs_gather", blocks((long) c * d, 256), 1, 1, 256, W.wte().ptr(), cPtr, e1.ptr(), c, d);
-            dev.launch("hs_gather", blocks(c, 256), 1, 1, 256, W.beta().ptr(), cPtr, beta1.ptr(), c, 1);
-            Device.Buffer a1 = scratch("tp.a", (long) rowsA * ldC, Device.Type.F32);
-            sgemm(m.ptr(), e1.ptr(), null, a1.ptr(), rowsA, c, d, d, d, ldC, true);
-            Device.Buffer gate = upload(scratch("tp.gate", (long) nb * n, Device.Type.F32), exact);
-            int[] sp2 = splits(n, nb, c, TOPK_ROWS, rankBlocksPerSm);
-            Device.Buffer pv = scratch("tp.pv", (long) nb * n * sp2[0] * k, Device.Type.F32);
-            Device.Buffer pi = scratch("tp.pi", (long) nb * n * sp2[0] * k, Device.Type.I32);
-            Device.Buffer ov = sp2[0] > 1 ? scratch("tp.ov", (long) nb * n * k, Device.Type.F32) : pv;
-            Device.Buffer oi = sp2[0] > 1 ? scratch("tp.oi", (long) nb * n * k, Device.Type.I32) : pi;
-            fusedTopK(TopKKernel.FP32, null, a1.ptr(), ldC, beta1.ptr(), u.ptr(), n, hs, c, k, sp2, nb, gate.ptr(), pv,
-                    pi, ov, oi);
-            dev.download(oi, 0, listI, 0, nb * n * k);
-            dev.download(ov, 0, listV, 0, nb * n * k);
-        }
+        exactTopK(W, m, u, nb, n, k, tokens, exact, listI, listV);
         List<Integer> rest = new ArrayList<>();
         for (int g = 0; g < nb; g++) {
             int hi = run.get(g);
@@ -1134,6 +1050,139 @@ public final class CudaBackend implements Backend {
         twoPassHeads += nb - rest.size();
         twoPassFallbacks += rest.size();
         return rest;
+    }
+
+    /**
+     * B1 of every row (twopass.cu's hs_row_bound), from the Gram matrices of M's bf16 part, the
+     * rest and |M| (hs_bf16_split, which also leaves the bf16 part in {@code mh} for Â).
+     */
+    private float[] rowBounds(DeviceWeights W, Device.Buffer m, Device.Buffer mh, Device.Buffer u, int nb, int n) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        long cm = (long) nb * hs * d;
+        float[] sc = W.twoPassScalars();
+        Device.Buffer ml = scratch("tp.ml", cm, Device.Type.F32);
+        Device.Buffer ma = scratch("tp.ma", cm, Device.Type.F32);
+        dev.launch("hs_bf16_split", blocks(cm, 256), 1, 1, 256, m.ptr(), cm, mh.ptr(), ml.ptr(), ma.ptr());
+        Device.Buffer[] grams = new Device.Buffer[3];
+        Device.Buffer[] parts = {ml, mh, ma};
+        for (int q = 0; q < 3; q++) {
+            grams[q] = scratch("tp.gram" + q, (long) nb * hs * hs, Device.Type.F64);
+            dev.launch("hs_gram2", nb, (hs * hs + 255) / 256, 1, 256, parts[q].ptr(), grams[q].ptr(), hs, d);
+        }
+        Device.Buffer b1 = scratch("tp.b1", (long) nb * n, Device.Type.F32);
+        dev.launch("hs_row_bound", blocks(n, 128), nb, 1, 128, u.ptr(), n, hs, grams[0].ptr(), grams[1].ptr(),
+                grams[2].ptr(), sc[0], sc[1], sc[2], b1.ptr());
+        float[] bound = new float[nb * n];
+        dev.download(b1, 0, bound, 0, nb * n);
+        return bound;
+    }
+
+    /**
+     * The first pass's gate of a row from its exact gate and B1: the float at or below their
+     * difference; +inf (collect nothing) where the row cannot hit; NaN where the row needs the exact
+     * path (its gate NaN or -inf, or B1 not finite).
+     */
+    static float firstGate(float exact, float b1) {
+        if (exact == Float.POSITIVE_INFINITY) {
+            return exact;
+        }
+        if (Float.isNaN(exact) || exact == Float.NEGATIVE_INFINITY || !(b1 < Float.POSITIVE_INFINITY)) {
+            return Float.NaN;
+        }
+        double lo = (double) exact - b1;  // exact in double
+        float f = (float) lo;
+        return f > lo ? Math.nextDown(f) : f;
+    }
+
+    /**
+     * The first pass: Â = bf16(M)·bf16(E)ᵀ on tensor cores, hs_tc_prep's inputs from it, and
+     * hs_ov_topk_tc2 collecting each row's tokens above {@code first} (NaN rows collect nothing);
+     * {@code counts} gets every row's count; returns the union of the rows within the cap, in
+     * increasing id (also left on the device, after its length, in the scratch buffer "tp.union").
+     */
+    private int[] collect(DeviceWeights W, Device.Buffer mh, Device.Buffer u, int nb, int n, float[] first,
+            int[] counts) {
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int V = cfg.vocabSize();
+        int rowsA = nb * cfg.headSize();
+        int cap = twoPassCap;
+        float[] gate = first.clone();
+        for (int r = 0; r < gate.length; r++) {
+            gate[r] = Float.isNaN(gate[r]) ? Float.POSITIVE_INFINITY : gate[r];
+        }
+        Device.Buffer g1 = upload(scratch("tp.g1", (long) nb * n, Device.Type.F32), gate);
+        int ldA = (V + 3) / 4 * 4;
+        Device.Buffer a = scratch("a", (long) rowsA * ldA, Device.Type.F32);
+        dev.launch("hs_gemm_bf16", (V + GEMM_BF16_BN - 1) / GEMM_BF16_BN, (rowsA + GEMM_BF16_BM - 1) / GEMM_BF16_BM, 1,
+                GEMM_BF16_THREADS, mh.ptr(), d, W.packedE().ptr(), d / 2, a.ptr(), ldA, rowsA, V, d);
+        TcInputs tci = tcPrep(null, a.ptr(), ldA, W.beta(), V, nb);
+        Device.Buffer count = scratch("tp.count", (long) nb * n, Device.Type.I32);
+        Device.Buffer got = scratch("tp.ids", (long) nb * n * cap, Device.Type.I32);
+        dev.launch("hs_zero", blocks((long) nb * n, 256), 1, 1, 256, count.ptr(), (long) nb * n);
+        int[] sp = splits(n, nb, V, TC2_ROWS, rankBlocksPerSm);
+        dev.launch("hs_ov_topk_tc2", (n + TC2_ROWS - 1) / TC2_ROWS, sp[0], nb, 64, tci.abf().ptr(), tci.vpad(),
+                tci.tok().ptr(), tci.tmax().ptr(), tci.at().ptr(), W.beta().ptr(), u.ptr(), n, V, 0, sp[1], sp[0],
+                g1.ptr(), null, null, count.ptr(), got.ptr(), cap);
+        dev.download(count, 0, counts, 0, nb * n);
+        for (int x : counts) {
+            twoPassCollected += x;
+            twoPassMostCollected = Math.max(twoPassMostCollected, x);
+        }
+        twoPassRows += (long) nb * n;
+        // the union of the collected tokens, in increasing id
+        Device.Buffer mask = scratch("tp.mask", V, Device.Type.I32);
+        Device.Buffer union = scratch("tp.union", V + 1L, Device.Type.I32);
+        dev.launch("hs_zero", blocks(V, 256), 1, 1, 256, mask.ptr(), (long) V);
+        dev.launch("hs_tp_mark", blocks((long) nb * n, 128), 1, 1, 128, count.ptr(), got.ptr(), cap, (long) nb * n,
+                mask.ptr());
+        dev.launch("hs_tp_compact", 1, 1, 1, 1024, mask.ptr(), V, union.at(1), union.ptr());
+        int[] total = new int[1];
+        dev.download(union, 0, total, 0, 1);
+        int[] tokens = new int[total[0]];
+        dev.download(union, 1, tokens, 0, tokens.length);
+        twoPassColumns += tokens.length;
+        return tokens;
+    }
+
+    /**
+     * The exact top k of every row over {@code tokens} (the union {@link #collect} left on the device):
+     * their exact A columns (hs_sgemm2 on the gathered embedding rows: A_h's bits) and topk.cu's
+     * fp32 kernel with the rows' exact gates. Lists hold positions in {@code tokens} (-1 / NaN past
+     * their end).
+     */
+    private void exactTopK(DeviceWeights W, Device.Buffer m, Device.Buffer u, int nb, int n, int k, int[] tokens,
+            float[] gates, int[] listI, float[] listV) {
+        java.util.Arrays.fill(listI, -1);
+        java.util.Arrays.fill(listV, Float.NaN);
+        int c = tokens.length;
+        if (c == 0) {
+            return;
+        }
+        var cfg = W.w.config();
+        int d = cfg.nEmbd();
+        int hs = cfg.headSize();
+        int rowsA = nb * hs;
+        int ldC = (c + 3) / 4 * 4;
+        Device.Buffer e1 = scratch("tp.e", (long) c * d, Device.Type.F32);
+        Device.Buffer beta1 = scratch("tp.beta", c, Device.Type.F32);
+        Device.Ptr cPtr = scratch("tp.union", c + 1L, Device.Type.I32).at(1);
+        dev.launch("hs_gather", blocks((long) c * d, 256), 1, 1, 256, W.wte().ptr(), cPtr, e1.ptr(), c, d);
+        dev.launch("hs_gather", blocks(c, 256), 1, 1, 256, W.beta().ptr(), cPtr, beta1.ptr(), c, 1);
+        Device.Buffer a1 = scratch("tp.a", (long) rowsA * ldC, Device.Type.F32);
+        sgemm(m.ptr(), e1.ptr(), null, a1.ptr(), rowsA, c, d, d, d, ldC, true);
+        Device.Buffer gate = upload(scratch("tp.gate", (long) nb * n, Device.Type.F32), gates);
+        int[] sp = splits(n, nb, c, TOPK_ROWS, rankBlocksPerSm);
+        Device.Buffer pv = scratch("tp.pv", (long) nb * n * sp[0] * k, Device.Type.F32);
+        Device.Buffer pi = scratch("tp.pi", (long) nb * n * sp[0] * k, Device.Type.I32);
+        Device.Buffer ov = sp[0] > 1 ? scratch("tp.ov", (long) nb * n * k, Device.Type.F32) : pv;
+        Device.Buffer oi = sp[0] > 1 ? scratch("tp.oi", (long) nb * n * k, Device.Type.I32) : pi;
+        fusedTopK(TopKKernel.FP32, null, a1.ptr(), ldC, beta1.ptr(), u.ptr(), n, hs, c, k, sp, nb, gate.ptr(), pv, pi, ov,
+                oi);
+        dev.download(oi, 0, listI, 0, nb * n * k);
+        dev.download(ov, 0, listV, 0, nb * n * k);
     }
 
     /** Vocabulary splits so that a launch has at least a few blocks per SM. */

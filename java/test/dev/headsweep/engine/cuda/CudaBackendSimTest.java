@@ -285,14 +285,15 @@ class CudaBackendSimTest {
      * tensor cores, the first pass collects each row's tokens above its gate less the bound B1, and
      * the exact top k over the union gives the whole top k's hits; heads whose rows collect more
      * than the cap take the exact path, same hits ({@link #rankCase}'s targets: every head has rows
-     * that may hit, so every head survives the screen).
+     * that may hit, so every head survives the screen; with twin tokens, so that a row's k-th and
+     * (k+1)-th are within bf16's error of each other and the bound B1 must be right).
      */
     @Test
     void twoPassGivesTheWholeTopKsHits() {
         int k = 5;
         int n = 40;
         List<HeadId> heads = List.of(new HeadId(0, 0), new HeadId(0, 1), new HeadId(1, 1));
-        RankCase rc = rankCase(31, 11, n, heads, k);
+        RankCase rc = rankCase(31, 11, n, heads, k, true);
         Gpt2Weights w = rc.w();
         float[] x = rc.x();
         int[][] targets = rc.targets();
@@ -349,9 +350,28 @@ class CudaBackendSimTest {
     }
 
     private RankCase rankCase(long modelSeed, long seed, int n, List<HeadId> heads, int k) {
+        return rankCase(modelSeed, seed, n, heads, k, false);
+    }
+
+    /**
+     * With {@code twins}, token 2j+1's embedding is token 2j's bent by about 10⁻⁶ of each value, so
+     * the two logits of a pair differ far less than any bf16 approximation can tell, and every row
+     * also gets its (k+1)-th token as a target, which then sits right below its twin at rank k.
+     */
+    private RankCase rankCase(long modelSeed, long seed, int n, List<HeadId> heads, int k, boolean twins) {
         var cfg = new dev.headsweep.checkpoint.GptConfig(2, 2, 128, 3001, 32, 1e-5);
-        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, RandomCheckpoints.tensors(cfg, modelSeed),
-                Dtype.F32, "");
+        List<dev.headsweep.checkpoint.NamedTensor> tensors = RandomCheckpoints.tensors(cfg, modelSeed);
+        if (twins) {
+            float[] wte = tensors.get(0).data();
+            java.util.Random r = new java.util.Random(modelSeed);
+            int d = cfg.nEmbd();
+            for (int t = 0; t + 1 < cfg.vocabSize(); t += 2) {
+                for (int c = 0; c < d; c++) {
+                    wte[(t + 1) * d + c] = wte[t * d + c] * (float) (1 + 1e-6 * r.nextGaussian());
+                }
+            }
+        }
+        dev.headsweep.checkpoint.SafetensorsWriter.writeCheckpoint(dir, cfg, tensors, Dtype.F32, "");
         Gpt2Weights w = HeadSweep.load(dir);
         int V = w.config().vocabSize();
         java.util.Random rnd = new java.util.Random(seed);
@@ -369,6 +389,10 @@ class CudaBackendSimTest {
                 case 3 -> new int[] {at[k - 1], at[k - 1], at[k + 1]};
                 default -> new int[] {rnd.nextInt(V), at[rnd.nextInt(k + 2)]};
             };
+            if (twins) {
+                targets[i] = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(at[k]),
+                        java.util.Arrays.stream(targets[i])).toArray();
+            }
         }
         HeadTopK whole = ref.ovTopK(w, x, n, heads, k, dev.headsweep.engine.Progress.NONE);
         boolean[][][] want = dev.headsweep.engine.TargetsInTopK.lookUp(whole, targets);
