@@ -20,29 +20,18 @@ static void check(bool ok, const std::string& what) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
 }
 
-static unsigned bitsOf(float f) {
-    unsigned u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-static float floatOf(unsigned u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
 // bf16 bits of f, written out: NaN → its top half with the quiet bit set; otherwise the top half
 // of the bit pattern, plus one when the dropped half is above 0x8000, or exactly 0x8000 with the
 // kept half odd (round to nearest even; a carry into the exponent gives the next binade or inf).
 static unsigned refBits(float f) {
-    unsigned u = bitsOf(f);
+    unsigned u = __float_as_uint(f);
     if (std::isnan(f)) return (u >> 16) | 0x40u;
     unsigned keep = u >> 16, drop = u & 0xffffu;
     if (drop > 0x8000u || (drop == 0x8000u && (keep & 1u))) keep++;
     return keep;
 }
 static double bfValue(unsigned h) {
-    return (double)floatOf((h & 0xffffu) << 16);
+    return (double)__uint_as_float((h & 0xffffu) << 16);
 }
 
 static const unsigned SENTINEL = 0x7fbadbadu;  // a NaN pattern no kernel computes
@@ -87,7 +76,7 @@ static Problem makeProblem(Kind kind, int M, int N, int K, int lda, int ldb, int
 static void run(const Problem& p, bool exact, const std::string& name) {
     const int M = p.M, N = p.N, K = p.K;
     size_t cSize = (size_t)p.cOff + (size_t)(M + 2) * p.ldc;  // two rows past M to catch stray writes
-    std::vector<float> C(cSize, floatOf(SENTINEL));
+    std::vector<float> C(cSize, __uint_as_float(SENTINEL));
     dim3 grid((N + GB_BN - 1) / GB_BN, (M + GB_BM - 1) / GB_BM);
     emu::launch(hs_gemm_bf16, grid, dim3(256), p.A.data() + p.aOff, p.lda, p.B.data() + p.bOff, p.ldb,
                 C.data() + p.cOff, p.ldc, M, N, K);
@@ -99,7 +88,7 @@ static void run(const Problem& p, bool exact, const std::string& name) {
         long m = rel >= 0 ? rel / p.ldc : -1, n = rel >= 0 ? rel % p.ldc : -1;
         bool inside = m >= 0 && m < M && n < N;
         if (!inside) {
-            if (bitsOf(C[i]) != SENTINEL) {
+            if (__float_as_uint(C[i]) != SENTINEL) {
                 bad++;
                 why += " wrote outside C at offset " + std::to_string(rel);
             }
@@ -154,11 +143,11 @@ static void roundingCase() {
     Problem p{M, N, K, K, K / 2, 4, 0, 0, 0, std::vector<float>(M * K, 0.f), std::vector<unsigned>(K / 2, 0u)};
     for (int m = 0; m < M; m++) p.A[m * K] = a0[m];
     p.B[0] = refBits(1.f);  // k = 0: 1, k = 1: 0
-    std::vector<float> C((size_t)M * p.ldc, floatOf(SENTINEL));
+    std::vector<float> C((size_t)M * p.ldc, __uint_as_float(SENTINEL));
     emu::launch(hs_gemm_bf16, dim3(1, 1), dim3(256), p.A.data(), p.lda, p.B.data(), p.ldb, C.data(), p.ldc, M, N, K);
     std::string why;
     for (int m = 0; m < M; m++)
-        if (bitsOf(C[(size_t)m * p.ldc]) != bitsOf(want[m]))
+        if (__float_as_uint(C[(size_t)m * p.ldc]) != __float_as_uint(want[m]))
             why += " row " + std::to_string(m) + ": " + std::to_string(C[(size_t)m * p.ldc]);
     check(why.empty(), "gemm rounds A to nearest even on load (1+2^-8 -> 1, 1+3*2^-8 -> 1+2^-6, negatives)" + why);
 
@@ -179,17 +168,17 @@ static void packCase() {
     std::vector<float> x;
     const float ulp8 = std::ldexp(1.f, -8);
     const float special[] = {1.f + ulp8, 1.f + 3 * ulp8, -(1.f + ulp8), -(1.f + 3 * ulp8), 0.f, -0.f, INFINITY,
-                             -INFINITY, NAN, -NAN, floatOf(0x7f800001u), floatOf(0xff800001u), 3.4e38f, -3.4e38f,
-                             floatOf(0x7f7fffffu), floatOf(0x7f7f8000u), floatOf(0x7f7f7fffu), floatOf(0x7f7f0000u),
-                             floatOf(0x00008000u), floatOf(0x00018000u), floatOf(0x80018000u), floatOf(0x00000001u),
-                             floatOf(0x007fffffu), 1e-40f, 65504.f, 1.f / 3.f};
+                             -INFINITY, NAN, -NAN, __uint_as_float(0x7f800001u), __uint_as_float(0xff800001u), 3.4e38f, -3.4e38f,
+                             __uint_as_float(0x7f7fffffu), __uint_as_float(0x7f7f8000u), __uint_as_float(0x7f7f7fffu), __uint_as_float(0x7f7f0000u),
+                             __uint_as_float(0x00008000u), __uint_as_float(0x00018000u), __uint_as_float(0x80018000u), __uint_as_float(0x00000001u),
+                             __uint_as_float(0x007fffffu), 1e-40f, 65504.f, 1.f / 3.f};
     for (float f : special) x.push_back(f);
     std::mt19937 rng(7);
     std::normal_distribution<float> gauss(0.f, 1.f);
     while (x.size() < 2001) x.push_back(gauss(rng) * std::ldexp(1.f, (int)(rng() % 60) - 30));
     for (int i = 0; i < 200; i++) {  // exact ties at random magnitudes: the top half plus 0x8000
         unsigned u = (rng() & 0xffff0000u) | 0x8000u;
-        if ((u & 0x7f800000u) != 0x7f800000u) x.push_back(floatOf(u));
+        if ((u & 0x7f800000u) != 0x7f800000u) x.push_back(__uint_as_float(u));
     }
     if (x.size() % 2) x.push_back(2.5f);
     long pairs = (long)x.size() / 2 - 1;  // the last pair must stay unpacked
@@ -207,15 +196,15 @@ static void packCase() {
         }
     }
     // the known answers, written out
-    const unsigned known[][2] = {{bitsOf(1.f + ulp8), 0x3f80u}, {bitsOf(1.f + 3 * ulp8), 0x3f82u},
-                                 {bitsOf(-(1.f + ulp8)), 0xbf80u}, {0x7f800000u, 0x7f80u}, {0xff800000u, 0xff80u},
-                                 {0x7fc00000u, 0x7fc0u}, {0x7f800001u, 0x7fc0u}, {bitsOf(3.4e38f), 0x7f80u},
+    const unsigned known[][2] = {{__float_as_uint(1.f + ulp8), 0x3f80u}, {__float_as_uint(1.f + 3 * ulp8), 0x3f82u},
+                                 {__float_as_uint(-(1.f + ulp8)), 0xbf80u}, {0x7f800000u, 0x7f80u}, {0xff800000u, 0xff80u},
+                                 {0x7fc00000u, 0x7fc0u}, {0x7f800001u, 0x7fc0u}, {__float_as_uint(3.4e38f), 0x7f80u},
                                  {0x7f7fffffu, 0x7f80u}, {0x7f7f8000u, 0x7f80u}, {0x7f7f7fffu, 0x7f7fu},
                                  {0x00008000u, 0x0000u}, {0x00018000u, 0x0002u}, {0x80000000u, 0x8000u}};
     for (auto& kv : known)
-        if (refBits(floatOf(kv[0])) != kv[1] || hs_bf16_bits(floatOf(kv[0])) != kv[1]) {
+        if (refBits(__uint_as_float(kv[0])) != kv[1] || hs_bf16_bits(__uint_as_float(kv[0])) != kv[1]) {
             char buf[96];
-            std::snprintf(buf, sizeof buf, " bf16(%08x) = %04x, want %04x", kv[0], hs_bf16_bits(floatOf(kv[0])), kv[1]);
+            std::snprintf(buf, sizeof buf, " bf16(%08x) = %04x, want %04x", kv[0], hs_bf16_bits(__uint_as_float(kv[0])), kv[1]);
             why += buf;
         }
     check(why.empty(), "pack_bf16 " + std::to_string(pairs) + " pairs bit for bit (ties, NaN, inf, overflow), "

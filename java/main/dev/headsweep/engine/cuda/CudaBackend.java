@@ -876,6 +876,9 @@ public final class CudaBackend implements Backend {
         Device.Buffer oi = splits > 1 ? scratch("oi", (long) nb * n * k, Device.Type.I32) : pi;
         fusedTopK(TopKKernel.FP32, null, a.ptr(), ldC, sc.beta().ptr(), u.ptr(), n, hs, c, k, sp, nb, gate0.ptr(), pv,
                 pi, ov, oi);
+        // each row's floor raised by the screen's k-th (a lower bound of the row's k-th), in place
+        dev.launch("hs_gate_seed", blocks((long) nb * n, 128), 1, 1, 128, gate0.ptr(), ov.ptr(), oi.ptr(), k,
+                (long) nb * n, gate0.ptr());
         int len = Math.toIntExact((long) nb * n * k);
         int[] listI = new int[len];
         float[] listV = new float[len];
@@ -893,7 +896,9 @@ public final class CudaBackend implements Backend {
                 // k tokens strictly above every target's logit (a NaN target never passes)
                 boolean out = sc.noTargets()[i] || (listI[kth] >= 0 && listV[kth] > best[g * n + i]);
                 any |= !out;
-                gates[g * n + i] = out ? Float.POSITIVE_INFINITY : seeded(gates[g * n + i], listI[kth], listV[kth]);
+                if (out) {
+                    gates[g * n + i] = Float.POSITIVE_INFINITY;
+                }
             }
             if (any) {
                 left.add(group.get(g));
@@ -902,15 +907,6 @@ public final class CudaBackend implements Backend {
         screenedHeads += nb;
         retiredHeads += nb - left.size();
         return new ScreenResult(left, gates);
-    }
-
-    /** rank.cu's hs_gate_seed for one row: the floor raised to just below a list's k-th (id, value). */
-    private static float seeded(float floor, int kthId, float kth) {
-        if (kthId < 0 || Float.isNaN(kth) || kth == Float.NEGATIVE_INFINITY) {
-            return floor;
-        }
-        float s = Math.nextDown(kth);
-        return Float.isNaN(floor) ? s : Math.max(floor, s);
     }
 
     private int seedTokens = Integer.getInteger("headsweep.cuda.seedTokens", 2048);

@@ -126,12 +126,25 @@ class CudaKernelsTest {
         check(b, 999, 40, 16, 130, 10, 256, 12, false, 0);
     }
 
+    /** A problem with head size 64: the embedding E (V × d), beta, M (64 × d) and n keyword rows U. */
+    private record Problem(float[] E, int V, int d, float[] beta, float[] M, float[] U, int n) {
+        /** The backend's top-k on {@code kernel} (the rank test's lists when {@code targets} is not null). */
+        void topK(CudaBackend b, int k, int splitLen, CudaBackend.TopKKernel kernel, int[][] targets, int[] ids,
+                float[] vals) {
+            b.factoredTopK(E, V, d, beta, M, 64, U, n, k, splitLen, kernel, targets, ids, vals);
+        }
+
+        float[] logits() {
+            return CudaKernelsTest.logits(E, V, d, beta, M, 64, U, n);
+        }
+    }
+
     /**
-     * {E, beta, M, U} of a problem with head size 64. special 1: ±inf and NaN in beta; 2: near-ties
-     * (every token's embedding within 1e-4 of token 0's, so bf16 products cannot tell the tokens
-     * apart and only the exact re-scoring can); 3: all logits equal.
+     * A problem with head size 64. special 1: ±inf and NaN in beta; 2: near-ties (every token's
+     * embedding within 1e-4 of token 0's, so bf16 products cannot tell the tokens apart and only the
+     * exact re-scoring can); 3: all logits equal.
      */
-    private static float[][] headSize64Problem(int V, int d, int n, Random rnd, boolean integer, int special) {
+    private static Problem headSize64Problem(int V, int d, int n, Random rnd, boolean integer, int special) {
         int r = 64;
         float[] E = fill(V * d, rnd, integer);
         float[] beta = fill(V, rnd, integer);
@@ -153,7 +166,7 @@ class CudaKernelsTest {
             Arrays.fill(E, 0f);
             Arrays.fill(beta, 0.25f);
         }
-        return new float[][] {E, beta, M, U};
+        return new Problem(E, V, d, beta, M, U, n);
     }
 
     /**
@@ -162,27 +175,24 @@ class CudaKernelsTest {
      */
     private static void checkTensorCores(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed,
             boolean integer, int special) {
-        int r = 64;
-        Random rnd = new Random(seed);
-        float[][] p = headSize64Problem(V, d, n, rnd, integer, special);
-        float[] E = p[0];
-        float[] beta = p[1];
-        float[] M = p[2];
-        float[] U = p[3];
+        Problem p = headSize64Problem(V, d, n, new Random(seed), integer, special);
         int[] ids = new int[n * k];
         float[] vals = new float[n * k];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, CudaBackend.TopKKernel.FP32, ids, vals);
+        p.topK(b, k, splitLen, CudaBackend.TopKKernel.FP32, null, ids, vals);
         for (CudaBackend.TopKKernel kernel : List.of(CudaBackend.TopKKernel.TENSOR_CORES_V1,
                 CudaBackend.TopKKernel.TENSOR_CORES)) {
-            sameAsFp32(b, kernel, E, V, d, beta, M, r, U, n, k, splitLen, seed, integer, ids, vals);
+            sameAsFp32(b, kernel, p, k, splitLen, seed, integer, ids, vals);
         }
     }
 
-    private static void sameAsFp32(CudaBackend b, CudaBackend.TopKKernel kernel, float[] E, int V, int d, float[] beta,
-            float[] M, int r, float[] U, int n, int k, int splitLen, long seed, boolean integer, int[] ids, float[] vals) {
+    private static void sameAsFp32(CudaBackend b, CudaBackend.TopKKernel kernel, Problem p, int k, int splitLen, long seed,
+            boolean integer, int[] ids, float[] vals) {
+        int V = p.V();
+        int d = p.d();
+        int n = p.n();
         int[] tcIds = new int[n * k];
         float[] tcVals = new float[n * k];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, kernel, tcIds, tcVals);
+        p.topK(b, k, splitLen, kernel, null, tcIds, tcVals);
         String what = kernel + " V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
         for (int q = 0; q < n * k; q++) {
             int at = q;
@@ -190,7 +200,7 @@ class CudaKernelsTest {
             assertEquals(Float.floatToIntBits(vals[q]), Float.floatToIntBits(tcVals[q]),
                     () -> what + ": value at row " + at / k + " place " + at % k + ": " + vals[at] + " vs " + tcVals[at]);
         }
-        float[] logits = logits(E, V, d, beta, M, r, U, n);
+        float[] logits = p.logits();
         for (int i = 0; i < n; i++) {
             String why = TopKAgreement.check(logits, V, i, k, tcIds, tcVals, integer ? 0 : 1e-5);
             int row = i;
@@ -221,16 +231,11 @@ class CudaKernelsTest {
      */
     private static void checkRank(CudaBackend b, int V, int d, int n, int k, int splitLen, long seed, boolean integer,
             int special) {
-        int r = 64;
         Random rnd = new Random(seed);
-        float[][] p = headSize64Problem(V, d, n, rnd, integer, special);
-        float[] E = p[0];
-        float[] beta = p[1];
-        float[] M = p[2];
-        float[] U = p[3];
+        Problem p = headSize64Problem(V, d, n, rnd, integer, special);
         int deep = Math.min(V, k + 2);
         int[] deepIds = new int[n * deep];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, deep, splitLen, CudaBackend.TopKKernel.FP32, deepIds, new float[n * deep]);
+        p.topK(b, deep, splitLen, CudaBackend.TopKKernel.FP32, null, deepIds, new float[n * deep]);
         int[][] targets = new int[n][];
         for (int i = 0; i < n; i++) {
             int base = i * deep;
@@ -243,14 +248,14 @@ class CudaKernelsTest {
             };
         }
         int[] wholeIds = new int[n * k];
-        b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, CudaBackend.TopKKernel.FP32, wholeIds, new float[n * k]);
+        p.topK(b, k, splitLen, CudaBackend.TopKKernel.FP32, null, wholeIds, new float[n * k]);
         int[] firstIds = null;
         float[] firstVals = null;
         for (CudaBackend.TopKKernel kernel : List.of(CudaBackend.TopKKernel.FP32, CudaBackend.TopKKernel.TENSOR_CORES_V1,
                 CudaBackend.TopKKernel.TENSOR_CORES)) {
             int[] ids = new int[n * k];
             float[] vals = new float[n * k];
-            b.factoredTopK(E, V, d, beta, M, r, U, n, k, splitLen, kernel, targets, ids, vals);
+            p.topK(b, k, splitLen, kernel, targets, ids, vals);
             String what = kernel + " V=" + V + " d=" + d + " n=" + n + " k=" + k + " split=" + splitLen + " seed " + seed;
             for (int i = 0; i < n; i++) {
                 for (int t : targets[i]) {

@@ -98,16 +98,6 @@ final class SimDevice implements Device {
         return capability;
     }
 
-    /** topk_tc.cu's hs_bf16_bits: fp32 to bf16, round to nearest even, NaN kept. */
-    private static int bf16(float f) {
-        int u = Float.floatToRawIntBits(f);
-        if ((u & 0x7fffffff) > 0x7f800000) {
-            return (u >>> 16) | 0x40;
-        }
-        u += 0x7fff + ((u >>> 16) & 1);
-        return u >>> 16;
-    }
-
     /** A[j][t] of head g, wherever a kernel reads it from. */
     private interface AEntry {
         float at(int g, int j, int t);
@@ -514,8 +504,8 @@ final class SimDevice implements Device {
                                 int q = w / 8, m = w % 8, j = 2 * q + 8 * m;
                                 int word = 0;
                                 if (t < V) {
-                                    word = bf16(A.f((long) (g * 64 + j) * ldA + t))
-                                            | bf16(A.f((long) (g * 64 + j + 1) * ldA + t)) << 16;
+                                    word = SimBf16.bits(A.f((long) (g * 64 + j) * ldA + t))
+                                            | SimBf16.bits(A.f((long) (g * 64 + j + 1) * ldA + t)) << 16;
                                 }
                                 abf.i(((long) g * vpad + t) * 32 + w, word);
                             }
@@ -662,7 +652,7 @@ final class SimDevice implements Device {
                 long count = (Long) a[1];
                 for (long i = 0; i < count; i++) {
                     float x = m.f(i);
-                    float h = Float.intBitsToFloat(bf16(x) << 16);
+                    float h = Float.intBitsToFloat(SimBf16.bits(x) << 16);
                     mh.f(i, h);
                     ml.f(i, x - h);
                     ma.f(i, Math.abs(x));
